@@ -1,0 +1,104 @@
+# tycho: build, test and install. `make run` and `make test` are all a fresh Debian machine needs.
+
+CC       ?= gcc
+PREFIX   ?= /usr/local
+BUILD    ?= build
+DEBIAN_PACKAGES = liblua5.4-dev lua5.4 lua-unit libopenblas-dev pkg-config
+
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+# pkg-config runs when a recipe expands these, i.e. after `deps` has installed it.
+LUA_CFLAGS   = $(shell pkg-config --cflags lua5.4)
+LUA_LIBS     = $(shell pkg-config --libs lua5.4)
+BLAS_CFLAGS  = $(shell pkg-config --cflags openblas)
+BLAS_LIBS    = $(shell pkg-config --libs openblas)
+ALL_CFLAGS   = -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -fPIC $(CFLAGS) $(LUA_CFLAGS) $(BLAS_CFLAGS) -Isrc -I$(BUILD)/gen
+LIBS         = $(LUA_LIBS) $(BLAS_LIBS) -lm
+
+CORE_SRC  = src/tensor.c src/ops.c src/random.c src/npy.c src/format.c src/rnn.c
+LUA_SRC   = src/lua_tensor.c src/lua_random.c src/lua_npy.c src/lua_nn.c src/lua_module.c
+HOST_SRC  = src/engine.c
+LUA_FILES = $(sort $(wildcard lua/tycho/*.lua))
+
+CORE_OBJ = $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
+LUA_OBJ  = $(LUA_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_modules.o
+HOST_OBJ = $(HOST_SRC:src/%.c=$(BUILD)/obj/%.o)
+LIB_OBJ  = $(CORE_OBJ) $(LUA_OBJ) $(HOST_OBJ)
+
+.PHONY: all deps run test bench install clean check-asan check-valgrind
+
+all: deps $(BUILD)/tycho $(BUILD)/libtycho.a $(BUILD)/libtycho.so $(BUILD)/tycho.so
+
+# Installs whichever Debian packages are missing; every other target depends on it.
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES) $(EXTRA_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "make deps: missing Debian packages:$$missing"; \
+	    echo "run: sudo apt-get update && sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	  echo "make deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	fi
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | deps
+	@mkdir -p $(dir $@) $(BUILD)/gen
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# random.c reproduces NumPy's floating-point operations bit for bit: no fused multiply-add.
+$(BUILD)/obj/random.o: ALL_CFLAGS += -ffp-contract=off
+
+# The Lua parts of the library are compiled into every artifact as byte arrays.
+$(BUILD)/gen/lua_modules.c: $(LUA_FILES) Makefile | deps
+	@mkdir -p $(BUILD)/gen
+	@{ echo '/* generated from the files in lua/tycho/ by the Makefile */'; \
+	  echo '#include <stddef.h>'; \
+	  for f in $(LUA_FILES); do \
+	    n=$$(basename $$f .lua); \
+	    echo "static const char src_$$n[] = {"; \
+	    od -An -v -tx1 $$f | sed -e 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	    echo "0x00};"; \
+	  done; \
+	  echo 'const struct { const char *name; const char *src; size_t len; } tycho_lua_modules[] = {'; \
+	  for f in $(LUA_FILES); do n=$$(basename $$f .lua); \
+	    echo "  {\"tycho.$$n\", src_$$n, sizeof src_$$n - 1},"; done; \
+	  echo '  {NULL, NULL, 0}};'; } > $@
+
+$(BUILD)/obj/lua_modules.o: $(BUILD)/gen/lua_modules.c
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libtycho.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libtycho.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LIBS)
+
+# The C module for stock lua5.4: no liblua (the interpreter provides it) and no host layer.
+$(BUILD)/tycho.so: $(CORE_OBJ) $(LUA_OBJ)
+	$(CC) -shared -o $@ $^ $(BLAS_LIBS) -lm
+
+$(BUILD)/tycho: $(BUILD)/obj/main.o $(BUILD)/libtycho.a
+	$(CC) -o $@ $^ $(LIBS)
+
+run: all
+	$(BUILD)/tycho examples/rnn_notebook.lua
+
+test: all
+	$(BUILD)/tycho spec/run.lua
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/lua/5.4/tycho
+	install -m 755 $(BUILD)/tycho $(DESTDIR)$(PREFIX)/bin/tycho
+	install -m 644 $(BUILD)/libtycho.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libtycho.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 src/tycho.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/tycho.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/tycho.so
+	install -m 644 $(LUA_FILES) $(DESTDIR)$(PREFIX)/share/lua/5.4/tycho/
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,1137 @@
+/* lua_tensor.c: the tycho.Tensor userdata: creation, views, element access, arithmetic with
+   broadcasting, reductions and products. Checks every argument, then calls the core. */
+#include "lua_tensor.h"
+
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "format.h"
+#include "ops.h"
+
+/* ---- shared helpers ------------------------------------------------------------------- */
+
+ty_tensor *lt_test(lua_State *L, int i)
+{
+    ty_tensor *t = luaL_testudata(L, i, LT_TENSOR);
+    return t;
+}
+
+ty_tensor *lt_check(lua_State *L, int i)
+{
+    ty_tensor *t = luaL_testudata(L, i, LT_TENSOR);
+    if (!t) luaL_typeerror(L, i, "tensor");
+    if (!t->data) luaL_argerror(L, i, "tensor was closed");
+    return t;
+}
+
+ty_allocator lt_allocator(lua_State *L)
+{
+    ty_allocator a;
+    a.fn = lua_getallocf(L, &a.ud);
+    return a;
+}
+
+int lt_raise(lua_State *L, const ty_error *e)
+{
+    return luaL_error(L, "%s", e->msg);
+}
+
+ty_tensor *lt_push_empty(lua_State *L)
+{
+    ty_tensor *t = lua_newuserdatauv(L, sizeof *t, 0);
+    memset(t, 0, sizeof *t);
+    luaL_setmetatable(L, LT_TENSOR);
+    return t;
+}
+
+/* Tensor bytes are invisible to Lua's collector; report big ones so garbage tensors are
+   collected at the pace they are made (Lua's own advice for external memory). */
+static void gc_pressure(lua_State *L, int64_t elements)
+{
+    int64_t kb = elements / 128; /* 8 bytes each */
+    if (kb >= 64) lua_gc(L, LUA_GCSTEP, (int)(kb > (1 << 30) ? (1 << 30) : kb));
+}
+
+ty_tensor *lt_push_new(lua_State *L, int ndim, const int64_t *shape)
+{
+    ty_tensor *t = lt_push_empty(L);
+    ty_allocator a = lt_allocator(L);
+    ty_error e;
+    if (ty_tensor_alloc(t, &a, ndim, shape, &e)) lt_raise(L, &e);
+    gc_pressure(L, ty_numel(t));
+    return t;
+}
+
+ty_tensor *lt_push_view(lua_State *L, const ty_tensor *src)
+{
+    ty_tensor *t = lt_push_empty(L);
+    ty_tensor_share(t, src);
+    return t;
+}
+
+static int64_t check_size(lua_State *L, int i, const char *fname)
+{
+    lua_Integer v;
+    int isnum;
+    v = lua_tointegerx(L, i, &isnum);
+    if (!isnum) {
+        if (lua_type(L, i) == LUA_TNUMBER)
+            return luaL_error(L, "%s: size %s is not an integer", fname, lua_tostring(L, i));
+        return luaL_error(L, "%s: sizes must be integers (argument %d is %s)", fname, i,
+                          luaL_typename(L, i));
+    }
+    if (v < 0) return luaL_error(L, "%s: size %lld is negative", fname, (long long)v);
+    return (int64_t)v;
+}
+
+int lt_read_shape(lua_State *L, int first, int64_t *shape, const char *fname)
+{
+    int top = lua_gettop(L), nd = 0;
+    if (first <= top && lua_type(L, first) == LUA_TTABLE) {
+        nd = (int)luaL_len(L, first);
+        if (nd > TY_MAX_DIMS)
+            return luaL_error(L, "%s: %d dimensions (at most %d)", fname, nd, TY_MAX_DIMS);
+        for (int i = 0; i < nd; i++) {
+            lua_geti(L, first, i + 1);
+            shape[i] = check_size(L, -1, fname);
+            lua_pop(L, 1);
+        }
+        return nd;
+    }
+    nd = top - first + 1;
+    if (nd < 0) nd = 0;
+    if (nd > TY_MAX_DIMS)
+        return luaL_error(L, "%s: %d dimensions (at most %d)", fname, nd, TY_MAX_DIMS);
+    for (int i = 0; i < nd; i++) shape[i] = check_size(L, first + i, fname);
+    return nd;
+}
+
+/* A 1-based (negative from the end) index into a dimension of the given size, 0-based. */
+static int64_t check_index(lua_State *L, lua_Integer i, int64_t size, int dim, const char *fname)
+{
+    lua_Integer j = i < 0 ? i + size + 1 : i;
+    if (j < 1 || j > size)
+        luaL_error(L,
+                   "%s: index %lld is out of range for dimension %d of size %lld "
+                   "(indexes are 1-based, negative ones count from the end)",
+                   fname, (long long)i, dim, (long long)size);
+    return (int64_t)(j - 1);
+}
+
+/* A 1-based (negative from the end) dimension number, 0-based. */
+static int check_dim(lua_State *L, int arg, const ty_tensor *t, const char *fname)
+{
+    lua_Integer d = luaL_checkinteger(L, arg);
+    lua_Integer j = d < 0 ? d + t->ndim + 1 : d;
+    if (j < 1 || j > t->ndim) {
+        char b[96];
+        luaL_error(L, "%s: dimension %lld is out of range for a %d-d tensor (%s)", fname,
+                   (long long)d, t->ndim, LT_SHAPE(t, b));
+    }
+    return (int)(j - 1);
+}
+
+/* A tensor or number operand: numbers become 0-d borrowed tensors over *scratch. */
+static const ty_tensor *check_operand(lua_State *L, int i, ty_tensor *tmp, double *scratch)
+{
+    if (lua_type(L, i) == LUA_TNUMBER) {
+        *scratch = lua_tonumber(L, i);
+        *tmp = ty_tensor_scalar(scratch);
+        return tmp;
+    }
+    ty_tensor *t = lt_test(L, i);
+    if (!t) luaL_typeerror(L, i, "tensor or number");
+    if (!t->data) luaL_argerror(L, i, "tensor was closed");
+    return t;
+}
+
+static ty_tensor *push_like(lua_State *L, const ty_tensor *t)
+{
+    return lt_push_new(L, t->ndim, t->shape);
+}
+
+/* ---- creation ------------------------------------------------------------------------- */
+
+/* Walks a nested table to find its shape, checking that it is rectangular. */
+static void table_shape(lua_State *L, int idx, int depth, int *nd, int64_t *shape, int *known)
+{
+    if (depth >= TY_MAX_DIMS) luaL_error(L, "tensor: more than %d levels of nesting", TY_MAX_DIMS);
+    int64_t n = (int64_t)luaL_len(L, idx);
+    if (depth < *known) {
+        if (shape[depth] != n)
+            luaL_error(L, "tensor: ragged table (a row at depth %d has %lld elements, expected %lld)",
+                       depth + 1, (long long)n, (long long)shape[depth]);
+    } else {
+        shape[depth] = n;
+        *known = depth + 1;
+        *nd = depth + 1;
+    }
+    for (int64_t i = 1; i <= n; i++) {
+        int ty = lua_geti(L, idx, (lua_Integer)i);
+        if (ty == LUA_TTABLE) {
+            if (*nd > depth + 1 || i == 1) table_shape(L, lua_gettop(L), depth + 1, nd, shape, known);
+            else luaL_error(L, "tensor: ragged table (element %lld at depth %d is a table, others are numbers)",
+                            (long long)i, depth + 1);
+        } else if (ty == LUA_TNUMBER) {
+            if (*nd > depth + 1)
+                luaL_error(L, "tensor: ragged table (element %lld at depth %d is a number, others are tables)",
+                           (long long)i, depth + 1);
+        } else {
+            luaL_error(L, "tensor: element %lld at depth %d is a %s, expected a number", (long long)i,
+                       depth + 1, luaL_typename(L, -1));
+        }
+        lua_pop(L, 1);
+    }
+}
+
+static double *table_fill(lua_State *L, int idx, int depth, int nd, double *out)
+{
+    int64_t n = (int64_t)luaL_len(L, idx);
+    for (int64_t i = 1; i <= n; i++) {
+        lua_geti(L, idx, (lua_Integer)i);
+        if (depth + 1 < nd) out = table_fill(L, lua_gettop(L), depth + 1, nd, out);
+        else *out++ = lua_tonumber(L, -1);
+        lua_pop(L, 1);
+    }
+    return out;
+}
+
+static int l_tensor(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TNUMBER) {
+        ty_tensor *t = lt_push_new(L, 0, NULL);
+        t->data[0] = lua_tonumber(L, 1);
+        return 1;
+    }
+    ty_tensor *src = lt_test(L, 1);
+    if (src) {
+        ty_tensor *t = push_like(L, src);
+        ty_copy_flat(t, src);
+        return 1;
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int nd = 1, known = 0;
+    int64_t shape[TY_MAX_DIMS];
+    table_shape(L, 1, 0, &nd, shape, &known);
+    ty_tensor *t = lt_push_new(L, nd, shape);
+    if (ty_numel(t) > 0) table_fill(L, 1, 0, nd, t->data);
+    return 1;
+}
+
+static int push_filled(lua_State *L, int first, const char *fname, double v, int fill)
+{
+    int64_t shape[TY_MAX_DIMS];
+    int nd = lt_read_shape(L, first, shape, fname);
+    ty_tensor *t = lt_push_new(L, nd, shape);
+    if (fill) ty_fill(t, v);
+    return 1;
+}
+
+static int l_zeros(lua_State *L) { return push_filled(L, 1, "zeros", 0.0, 1); }
+static int l_ones(lua_State *L) { return push_filled(L, 1, "ones", 1.0, 1); }
+static int l_empty(lua_State *L) { return push_filled(L, 1, "empty", 0.0, 1); }
+
+static int l_full(lua_State *L)
+{
+    double v = luaL_checknumber(L, 2);
+    lua_settop(L, 2);
+    lua_pop(L, 1);
+    if (!lua_istable(L, 1)) luaL_checkinteger(L, 1);
+    return push_filled(L, 1, "full", v, 1);
+}
+
+static int like(lua_State *L, double v)
+{
+    ty_tensor *src = lt_check(L, 1);
+    ty_tensor *t = push_like(L, src);
+    ty_fill(t, v);
+    return 1;
+}
+
+static int l_zeros_like(lua_State *L) { return like(L, 0.0); }
+static int l_ones_like(lua_State *L) { return like(L, 1.0); }
+
+static int l_eye(lua_State *L)
+{
+    int64_t shape[2];
+    shape[0] = check_size(L, 1, "eye");
+    shape[1] = lua_isnoneornil(L, 2) ? shape[0] : check_size(L, 2, "eye");
+    ty_tensor *t = lt_push_new(L, 2, shape);
+    ty_fill(t, 0.0);
+    for (int64_t i = 0; i < shape[0] && i < shape[1]; i++) t->data[i * shape[1] + i] = 1.0;
+    return 1;
+}
+
+/* NumPy's linspace: start + i*step, the last element exactly stop. */
+static int l_linspace(lua_State *L)
+{
+    double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
+    int64_t n = lua_isnoneornil(L, 3) ? 50 : check_size(L, 3, "linspace");
+    ty_tensor *t = lt_push_new(L, 1, &n);
+    if (n == 1) {
+        t->data[0] = a;
+    } else if (n > 1) {
+        double div = (double)(n - 1), delta = b - a, step = delta / div;
+        for (int64_t i = 0; i < n; i++)
+            t->data[i] = step == 0 ? ((double)i / div) * delta + a : (double)i * step + a;
+        t->data[n - 1] = b;
+    }
+    return 1;
+}
+
+static int l_arange(lua_State *L)
+{
+    double start = 0, stop, step = 1;
+    if (lua_isnoneornil(L, 2)) {
+        stop = luaL_checknumber(L, 1);
+    } else {
+        start = luaL_checknumber(L, 1);
+        stop = luaL_checknumber(L, 2);
+        step = luaL_optnumber(L, 3, 1.0);
+    }
+    if (step == 0) return luaL_error(L, "arange: step must not be zero");
+    double len = ceil((stop - start) / step);
+    if (!(len < 1e15)) return luaL_error(L, "arange: too many elements (%g)", len);
+    int64_t n = len > 0 ? (int64_t)len : 0;
+    ty_tensor *t = lt_push_new(L, 1, &n);
+    for (int64_t i = 0; i < n; i++) t->data[i] = start + (double)i * step;
+    return 1;
+}
+
+/* ---- shape ---------------------------------------------------------------------------- */
+
+static void push_shape(lua_State *L, const ty_tensor *t)
+{
+    lua_createtable(L, t->ndim, 0);
+    for (int i = 0; i < t->ndim; i++) {
+        lua_pushinteger(L, (lua_Integer)t->shape[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+static int m_shape(lua_State *L)
+{
+    push_shape(L, lt_check(L, 1));
+    return 1;
+}
+
+static int m_size(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    if (lua_isnoneornil(L, 2)) {
+        push_shape(L, t);
+        return 1;
+    }
+    lua_pushinteger(L, (lua_Integer)t->shape[check_dim(L, 2, t, "size")]);
+    return 1;
+}
+
+static int m_dim(lua_State *L)
+{
+    lua_pushinteger(L, lt_check(L, 1)->ndim);
+    return 1;
+}
+
+static int m_numel(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)ty_numel(lt_check(L, 1)));
+    return 1;
+}
+
+static int m_len(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    if (t->ndim == 0) return luaL_error(L, "#: a 0-d tensor has no length");
+    lua_pushinteger(L, (lua_Integer)t->shape[0]);
+    return 1;
+}
+
+static int m_is_contiguous(lua_State *L)
+{
+    lua_pushboolean(L, ty_is_contiguous(lt_check(L, 1)));
+    return 1;
+}
+
+/* ---- views ---------------------------------------------------------------------------- */
+
+static int m_select(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    if (t->ndim == 0) return luaL_error(L, "select: cannot select from a 0-d tensor");
+    int d = check_dim(L, 2, t, "select");
+    int64_t i = check_index(L, luaL_checkinteger(L, 3), t->shape[d], d + 1, "select");
+    ty_tensor *v = lt_push_view(L, t);
+    ty_view_select(v, d, i);
+    return 1;
+}
+
+static int m_narrow(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    int d = check_dim(L, 2, t, "narrow");
+    lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
+    int64_t size = t->shape[d];
+    lua_Integer s0 = start < 0 ? start + size + 1 : start;
+    if (s0 < 1 || s0 > size + 1 || len < 0 || s0 - 1 + len > size)
+        return luaL_error(L, "narrow: start %lld and length %lld do not fit dimension %d of size %lld",
+                          (long long)start, (long long)len, d + 1, (long long)size);
+    ty_tensor *v = lt_push_view(L, t);
+    ty_view_narrow(v, d, (int64_t)(s0 - 1), (int64_t)len);
+    return 1;
+}
+
+static int m_transpose(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    if (lua_isnoneornil(L, 2)) {
+        ty_tensor *v = lt_push_view(L, t);
+        ty_view_reverse_dims(v);
+        return 1;
+    }
+    int d1 = check_dim(L, 2, t, "transpose"), d2 = check_dim(L, 3, t, "transpose");
+    ty_tensor *v = lt_push_view(L, t);
+    ty_view_transpose(v, d1, d2);
+    return 1;
+}
+
+/* Reads a target shape for view/reshape, resolving one -1 from the element count. */
+static int read_new_shape(lua_State *L, const ty_tensor *t, int64_t *shape, const char *fname)
+{
+    int top = lua_gettop(L), nd;
+    lua_Integer raw[TY_MAX_DIMS];
+    if (top >= 2 && lua_type(L, 2) == LUA_TTABLE) {
+        nd = (int)luaL_len(L, 2);
+        if (nd > TY_MAX_DIMS) return luaL_error(L, "%s: %d dimensions (at most %d)", fname, nd, TY_MAX_DIMS);
+        for (int i = 0; i < nd; i++) {
+            lua_geti(L, 2, i + 1);
+            int ok;
+            raw[i] = lua_tointegerx(L, -1, &ok);
+            if (!ok) return luaL_error(L, "%s: sizes must be integers", fname);
+            lua_pop(L, 1);
+        }
+    } else {
+        nd = top - 1;
+        if (nd > TY_MAX_DIMS) return luaL_error(L, "%s: %d dimensions (at most %d)", fname, nd, TY_MAX_DIMS);
+        for (int i = 0; i < nd; i++) raw[i] = luaL_checkinteger(L, i + 2);
+    }
+    int infer = -1;
+    int64_t known = 1;
+    for (int i = 0; i < nd; i++) {
+        if (raw[i] == -1) {
+            if (infer >= 0) return luaL_error(L, "%s: only one size may be -1", fname);
+            infer = i;
+        } else if (raw[i] < 0) {
+            return luaL_error(L, "%s: size %lld is negative", fname, (long long)raw[i]);
+        } else {
+            known *= raw[i];
+        }
+        shape[i] = raw[i];
+    }
+    int64_t n = ty_numel(t);
+    char b1[96], b2[96];
+    if (infer >= 0) {
+        if (known == 0 || n % known != 0) {
+            shape[infer] = 0;
+            return luaL_error(L, "%s: cannot reshape %s (%lld elements) into a shape with -1",
+                              fname, LT_SHAPE(t, b1), (long long)n);
+        }
+        shape[infer] = n / known;
+    }
+    if (ty_shape_numel(nd, shape) != n)
+        return luaL_error(L, "%s: cannot reshape %s (%lld elements) into %s", fname,
+                          LT_SHAPE(t, b1), (long long)n, ty_shape_str_n(nd, shape, b2, sizeof b2));
+    return nd;
+}
+
+static int m_view(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    int64_t shape[TY_MAX_DIMS];
+    int nd = read_new_shape(L, t, shape, "view");
+    ty_tensor v = *t;
+    if (!ty_view_reshape(&v, nd, shape)) {
+        char b1[96], b2[96];
+        return luaL_error(L, "view: a %s tensor with these strides cannot be viewed as %s without a copy (use reshape)",
+                          LT_SHAPE(t, b1), ty_shape_str_n(nd, shape, b2, sizeof b2));
+    }
+    lt_push_view(L, &v);
+    return 1;
+}
+
+static int m_reshape(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    int64_t shape[TY_MAX_DIMS];
+    int nd = read_new_shape(L, t, shape, "reshape");
+    ty_tensor v = *t;
+    if (ty_view_reshape(&v, nd, shape)) {
+        lt_push_view(L, &v);
+    } else {
+        ty_tensor *c = lt_push_new(L, nd, shape);
+        ty_copy_flat(c, t);
+    }
+    return 1;
+}
+
+static int m_contiguous(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    if (ty_is_contiguous(t)) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    ty_tensor *c = push_like(L, t);
+    ty_copy_flat(c, t);
+    return 1;
+}
+
+static int m_flatten(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    int64_t n = ty_numel(t);
+    ty_tensor *c = lt_push_new(L, 1, &n);
+    ty_copy_flat(c, t);
+    return 1;
+}
+
+/* ---- elements ------------------------------------------------------------------------- */
+
+/* Resolves arguments first..first+ndim-1 as 1-based indexes into an element pointer. */
+static double *element_at(lua_State *L, ty_tensor *t, int first, int count, const char *fname)
+{
+    if (count != t->ndim) {
+        char b[96];
+        luaL_error(L, "%s: %d indexes for a %d-d tensor (%s)", fname, count, t->ndim, LT_SHAPE(t, b));
+    }
+    int64_t idx[TY_MAX_DIMS];
+    for (int d = 0; d < t->ndim; d++)
+        idx[d] = check_index(L, luaL_checkinteger(L, first + d), t->shape[d], d + 1, fname);
+    return ty_element(t, idx);
+}
+
+static int m_get(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    lua_pushnumber(L, *element_at(L, t, 2, lua_gettop(L) - 1, "get"));
+    return 1;
+}
+
+static int m_set(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    int top = lua_gettop(L);
+    double v = luaL_checknumber(L, top);
+    *element_at(L, t, 2, top - 2, "set") = v;
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_item(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    if (ty_numel(t) != 1) {
+        char b[96];
+        return luaL_error(L, "item: a %s tensor has %lld elements, item needs exactly one",
+                          LT_SHAPE(t, b), (long long)ty_numel(t));
+    }
+    int64_t idx[TY_MAX_DIMS] = { 0 };
+    lua_pushnumber(L, *ty_element(t, idx));
+    return 1;
+}
+
+static void push_table(lua_State *L, const ty_tensor *t, int dim, const double *p)
+{
+    luaL_checkstack(L, 4, "totable");
+    if (dim == t->ndim) {
+        lua_pushnumber(L, *p);
+        return;
+    }
+    lua_createtable(L, (int)t->shape[dim], 0);
+    for (int64_t i = 0; i < t->shape[dim]; i++) {
+        push_table(L, t, dim + 1, p + i * t->stride[dim]);
+        lua_rawseti(L, -2, (lua_Integer)(i + 1));
+    }
+}
+
+static int m_totable(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    push_table(L, t, 0, t->data);
+    return 1;
+}
+
+/* t[i]: a number for 1-d tensors, a view of the i-th slice otherwise. */
+static int index_number(lua_State *L, ty_tensor *t)
+{
+    int isint;
+    lua_Integer i = lua_tointegerx(L, 2, &isint);
+    if (!isint) return luaL_error(L, "index: %s is not an integer index", lua_tostring(L, 2));
+    if (t->ndim == 0) return luaL_error(L, "index: cannot index a 0-d tensor (use item())");
+    int64_t k = check_index(L, i, t->shape[0], 1, "index");
+    if (t->ndim == 1) {
+        lua_pushnumber(L, t->data[k * t->stride[0]]);
+        return 1;
+    }
+    ty_tensor *v = lt_push_view(L, t);
+    ty_view_select(v, 0, k);
+    return 1;
+}
+
+static int m_index(lua_State *L)
+{
+    ty_tensor *t = luaL_checkudata(L, 1, LT_TENSOR);
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        if (!t->data) return luaL_error(L, "index: tensor was closed");
+        return index_number(L, t);
+    }
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        const char *k = lua_tostring(L, 2);
+        if (k[0] == 'T' && k[1] == '\0') {
+            if (!t->data) return luaL_error(L, "T: tensor was closed");
+            ty_tensor *v = lt_push_view(L, t);
+            ty_view_reverse_dims(v);
+            return 1;
+        }
+    }
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(1));
+    return 1;
+}
+
+static void assign_checked(lua_State *L, ty_tensor *dst, const ty_tensor *src, const char *fname)
+{
+    int nd;
+    int64_t shape[TY_MAX_DIMS];
+    ty_error e;
+    int bad = ty_broadcast_shape(dst, src, &nd, shape, &e) != TY_OK || nd != dst->ndim;
+    for (int d = 0; !bad && d < nd; d++)
+        if (shape[d] != dst->shape[d]) bad = 1;
+    if (bad) {
+        char b1[96], b2[96];
+        luaL_error(L, "%s: cannot broadcast a %s value into a %s target", fname, LT_SHAPE(src, b1),
+                   LT_SHAPE(dst, b2));
+    }
+    ty_assign(dst, src);
+}
+
+static int m_newindex(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    int isint;
+    lua_Integer i = lua_tointegerx(L, 2, &isint);
+    if (!isint) {
+        return luaL_error(L, "newindex: tensors accept only integer keys (got %s %s)",
+                          luaL_typename(L, 2), lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "");
+    }
+    if (t->ndim == 0) return luaL_error(L, "newindex: cannot index a 0-d tensor (use fill_)");
+    int64_t k = check_index(L, i, t->shape[0], 1, "newindex");
+    ty_tensor slot = *t;
+    ty_view_select(&slot, 0, k);
+    ty_tensor tmp;
+    double v;
+    const ty_tensor *src = check_operand(L, 3, &tmp, &v);
+    assign_checked(L, &slot, src, "newindex");
+    return 0;
+}
+
+/* ---- copies and in-place ops ---------------------------------------------------------- */
+
+static int m_clone(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    ty_tensor *c = push_like(L, t);
+    ty_copy_flat(c, t);
+    return 1;
+}
+
+static int m_copy_(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    ty_tensor tmp;
+    double v;
+    const ty_tensor *src = check_operand(L, 2, &tmp, &v);
+    assign_checked(L, t, src, "copy_");
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_fill_(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    ty_fill(t, luaL_checknumber(L, 2));
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_zero_(lua_State *L)
+{
+    ty_fill(lt_check(L, 1), 0.0);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int inplace(lua_State *L, ty_binop op, const char *fname)
+{
+    ty_tensor *t = lt_check(L, 1);
+    ty_tensor tmp;
+    double v;
+    const ty_tensor *b = check_operand(L, 2, &tmp, &v);
+    int nd;
+    int64_t shape[TY_MAX_DIMS];
+    ty_error e;
+    int bad = ty_broadcast_shape(t, b, &nd, shape, &e) != TY_OK || nd != t->ndim;
+    for (int d = 0; !bad && d < nd; d++)
+        if (shape[d] != t->shape[d]) bad = 1;
+    if (bad) {
+        char b1[96], b2[96];
+        return luaL_error(L, "%s: cannot broadcast a %s operand into the %s tensor", fname,
+                          LT_SHAPE(b, b1), LT_SHAPE(t, b2));
+    }
+    ty_binary(t, t, b, op);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_add_(lua_State *L) { return inplace(L, TY_ADD, "add_"); }
+static int m_sub_(lua_State *L) { return inplace(L, TY_SUB, "sub_"); }
+static int m_mul_(lua_State *L) { return inplace(L, TY_MUL, "mul_"); }
+static int m_div_(lua_State *L) { return inplace(L, TY_DIV, "div_"); }
+
+/* ---- arithmetic ----------------------------------------------------------------------- */
+
+static int binary(lua_State *L, ty_binop op, const char *fname)
+{
+    ty_tensor ta, tb;
+    double va, vb;
+    const ty_tensor *a = check_operand(L, 1, &ta, &va);
+    const ty_tensor *b = check_operand(L, 2, &tb, &vb);
+    int nd;
+    int64_t shape[TY_MAX_DIMS];
+    ty_error e;
+    if (ty_broadcast_shape(a, b, &nd, shape, &e)) return luaL_error(L, "%s: %s", fname, e.msg);
+    ty_tensor *out = lt_push_new(L, nd, shape);
+    ty_binary(out, a, b, op);
+    return 1;
+}
+
+static int m_add(lua_State *L) { return binary(L, TY_ADD, "add"); }
+static int m_sub(lua_State *L) { return binary(L, TY_SUB, "sub"); }
+static int m_mul(lua_State *L) { return binary(L, TY_MUL, "mul"); }
+static int m_div(lua_State *L) { return binary(L, TY_DIV, "div"); }
+static int m_pow(lua_State *L) { return binary(L, TY_POW, "pow"); }
+static int l_maximum(lua_State *L) { return binary(L, TY_MAXIMUM, "maximum"); }
+static int l_minimum(lua_State *L) { return binary(L, TY_MINIMUM, "minimum"); }
+static int m_eq(lua_State *L) { return binary(L, TY_EQ, "eq"); }
+static int m_ne(lua_State *L) { return binary(L, TY_NE, "ne"); }
+static int m_lt(lua_State *L) { return binary(L, TY_LT, "lt"); }
+static int m_le(lua_State *L) { return binary(L, TY_LE, "le"); }
+static int m_gt(lua_State *L) { return binary(L, TY_GT, "gt"); }
+static int m_ge(lua_State *L) { return binary(L, TY_GE, "ge"); }
+
+static int unary(lua_State *L, ty_unop op)
+{
+    ty_tensor *t = lt_check(L, 1);
+    ty_tensor *out = push_like(L, t);
+    ty_unary(out, t, op);
+    return 1;
+}
+
+static int m_unm(lua_State *L) { return unary(L, TY_NEG); }
+static int m_tanh(lua_State *L) { return unary(L, TY_TANH); }
+static int m_sigmoid(lua_State *L) { return unary(L, TY_SIGMOID); }
+static int m_exp(lua_State *L) { return unary(L, TY_EXP); }
+static int m_log(lua_State *L) { return unary(L, TY_LOG); }
+static int m_sqrt(lua_State *L) { return unary(L, TY_SQRT); }
+static int m_abs(lua_State *L) { return unary(L, TY_ABS); }
+
+static int m_clip(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    double lo = luaL_optnumber(L, 2, -HUGE_VAL), hi = luaL_optnumber(L, 3, HUGE_VAL);
+    if (lo > hi) return luaL_error(L, "clip: lower bound %g is above upper bound %g", lo, hi);
+    ty_tensor *out = push_like(L, t);
+    ty_clip(out, t, lo, hi);
+    return 1;
+}
+
+static int l_where(lua_State *L)
+{
+    ty_tensor tc, ta, tb;
+    double vc, va, vb;
+    const ty_tensor *c = check_operand(L, 1, &tc, &vc);
+    const ty_tensor *a = check_operand(L, 2, &ta, &va);
+    const ty_tensor *b = check_operand(L, 3, &tb, &vb);
+    int nd1, nd;
+    int64_t s1[TY_MAX_DIMS], shape[TY_MAX_DIMS];
+    ty_error e;
+    if (ty_broadcast_shape(c, a, &nd1, s1, &e)) return luaL_error(L, "where: %s", e.msg);
+    ty_tensor ca;
+    memset(&ca, 0, sizeof ca);
+    ca.ndim = nd1;
+    memcpy(ca.shape, s1, sizeof s1);
+    if (ty_broadcast_shape(&ca, b, &nd, shape, &e)) return luaL_error(L, "where: %s", e.msg);
+    ty_tensor *out = lt_push_new(L, nd, shape);
+    ty_where(out, c, a, b);
+    return 1;
+}
+
+/* ---- reductions ----------------------------------------------------------------------- */
+
+static int reduce(lua_State *L, ty_reduce op, const char *fname)
+{
+    ty_tensor *t = lt_check(L, 1);
+    int arg = (op == TY_ARGMAX || op == TY_ARGMIN);
+    int needs_items = (op != TY_SUM && op != TY_MEAN);
+    char b[96];
+    if (lua_isnoneornil(L, 2)) {
+        if (needs_items && ty_numel(t) == 0)
+            return luaL_error(L, "%s: the %s tensor is empty", fname, LT_SHAPE(t, b));
+        double r = ty_reduce_all(t, op);
+        if (arg) lua_pushinteger(L, (lua_Integer)r + 1);
+        else lua_pushnumber(L, r);
+        return 1;
+    }
+    int d = check_dim(L, 2, t, fname);
+    if (needs_items && t->shape[d] == 0)
+        return luaL_error(L, "%s: dimension %d of the %s tensor is empty", fname, d + 1, LT_SHAPE(t, b));
+    ty_tensor rest = *t;
+    ty_view_select(&rest, d, 0);
+    ty_tensor *out = lt_push_new(L, rest.ndim, rest.shape);
+    ty_reduce_dim(out, t, d, op);
+    if (arg) {
+        double one = 1.0;
+        ty_tensor s = ty_tensor_scalar(&one);
+        ty_binary(out, out, &s, TY_ADD);
+    }
+    return 1;
+}
+
+static int m_sum(lua_State *L) { return reduce(L, TY_SUM, "sum"); }
+static int m_mean(lua_State *L) { return reduce(L, TY_MEAN, "mean"); }
+static int m_max(lua_State *L) { return reduce(L, TY_MAX, "max"); }
+static int m_min(lua_State *L) { return reduce(L, TY_MIN, "min"); }
+static int m_argmax(lua_State *L) { return reduce(L, TY_ARGMAX, "argmax"); }
+static int m_argmin(lua_State *L) { return reduce(L, TY_ARGMIN, "argmin"); }
+
+static int m_norm(lua_State *L)
+{
+    lua_pushnumber(L, ty_norm(lt_check(L, 1)));
+    return 1;
+}
+
+/* ---- comparison ----------------------------------------------------------------------- */
+
+static int l_allclose(lua_State *L)
+{
+    ty_tensor ta, tb;
+    double va, vb;
+    const ty_tensor *a = check_operand(L, 1, &ta, &va);
+    const ty_tensor *b = check_operand(L, 2, &tb, &vb);
+    double rtol = luaL_optnumber(L, 3, 1e-5), atol = luaL_optnumber(L, 4, 1e-8);
+    int nd;
+    int64_t shape[TY_MAX_DIMS];
+    ty_error e;
+    if (ty_broadcast_shape(a, b, &nd, shape, &e)) return luaL_error(L, "allclose: %s", e.msg);
+    lua_pushboolean(L, ty_allclose(a, b, rtol, atol));
+    return 1;
+}
+
+static int m_equal(lua_State *L)
+{
+    ty_tensor *a = lt_check(L, 1);
+    ty_tensor *b = lt_check(L, 2);
+    lua_pushboolean(L, ty_same_shape(a, b) && ty_allclose(a, b, 0.0, 0.0));
+    return 1;
+}
+
+/* ---- products ------------------------------------------------------------------------- */
+
+static void gemm_or_raise(lua_State *L, ty_tensor *out, const ty_tensor *a, const ty_tensor *b)
+{
+    ty_allocator al = lt_allocator(L);
+    ty_error e;
+    if (ty_gemm(out, a, b, 0.0, &al, &e)) lt_raise(L, &e);
+}
+
+static void gemv_or_raise(lua_State *L, ty_tensor *out, const ty_tensor *a, const ty_tensor *x)
+{
+    ty_allocator al = lt_allocator(L);
+    ty_error e;
+    if (ty_gemv(out, a, x, &al, &e)) lt_raise(L, &e);
+}
+
+static int mismatch(lua_State *L, const char *fname, const ty_tensor *a, const ty_tensor *b,
+                    const char *why)
+{
+    char b1[96], b2[96];
+    return luaL_error(L, "%s: shapes %s and %s are not aligned (%s)", fname, LT_SHAPE(a, b1),
+                      LT_SHAPE(b, b2), why);
+}
+
+/* matmul for 1-d and 2-d operands (NumPy rules: 1-d is a row on the left, a column on the right). */
+static int product_2d(lua_State *L, const ty_tensor *a, const ty_tensor *b, const char *fname)
+{
+    if (a->ndim == 1 && b->ndim == 1) {
+        if (a->shape[0] != b->shape[0]) return mismatch(L, fname, a, b, "lengths differ");
+        lua_pushnumber(L, ty_vdot(a, b));
+        return 1;
+    }
+    if (a->ndim == 2 && b->ndim == 2) {
+        if (a->shape[1] != b->shape[0])
+            return mismatch(L, fname, a, b, "columns of the first must equal rows of the second");
+        int64_t shape[2] = { a->shape[0], b->shape[1] };
+        ty_tensor *out = lt_push_new(L, 2, shape);
+        gemm_or_raise(L, out, a, b);
+        return 1;
+    }
+    if (a->ndim == 2 && b->ndim == 1) {
+        if (a->shape[1] != b->shape[0])
+            return mismatch(L, fname, a, b, "columns of the matrix must equal the vector's length");
+        ty_tensor *out = lt_push_new(L, 1, &a->shape[0]);
+        gemv_or_raise(L, out, a, b);
+        return 1;
+    }
+    /* 1-d x 2-d: x^T B = (B^T x) */
+    if (a->shape[0] != b->shape[0])
+        return mismatch(L, fname, a, b, "the vector's length must equal the matrix's rows");
+    ty_tensor bt = *b;
+    ty_view_transpose(&bt, 0, 1);
+    ty_tensor *out = lt_push_new(L, 1, &b->shape[1]);
+    gemv_or_raise(L, out, &bt, a);
+    return 1;
+}
+
+static int matmul_batched(lua_State *L, const ty_tensor *a0, const ty_tensor *b0, const char *fname)
+{
+    ty_tensor a = *a0, b = *b0;
+    int squeeze_a = 0, squeeze_b = 0;
+    if (a.ndim == 1) { /* promote as NumPy: a row, dropped again from the result */
+        a.shape[1] = a.shape[0];
+        a.stride[1] = a.stride[0];
+        a.shape[0] = 1;
+        a.stride[0] = 0;
+        a.ndim = 2;
+        squeeze_a = 1;
+    }
+    if (b.ndim == 1) {
+        b.shape[1] = 1;
+        b.stride[1] = 0;
+        b.ndim = 2;
+        squeeze_b = 1;
+    }
+    int64_t M = a.shape[a.ndim - 2], K = a.shape[a.ndim - 1], N = b.shape[b.ndim - 1];
+    if (b.shape[b.ndim - 2] != K)
+        return mismatch(L, fname, a0, b0, "last dimension of the first must equal the second-to-last of the second");
+    /* broadcast the batch dimensions */
+    ty_tensor ba = a, bb = b;
+    ba.ndim -= 2;
+    bb.ndim -= 2;
+    int nb;
+    int64_t batch[TY_MAX_DIMS];
+    ty_error e;
+    if (ty_broadcast_shape(&ba, &bb, &nb, batch, &e)) return luaL_error(L, "%s: batch %s", fname, e.msg);
+    int64_t shape[TY_MAX_DIMS];
+    int nd = 0;
+    if (nb + 2 > TY_MAX_DIMS) return luaL_error(L, "%s: result would have too many dimensions", fname);
+    for (int i = 0; i < nb; i++) shape[nd++] = batch[i];
+    if (!squeeze_a) shape[nd++] = M;
+    if (!squeeze_b) shape[nd++] = N;
+    ty_tensor *out = lt_push_new(L, nd, shape);
+    ty_tensor o2 = *out;
+    /* out viewed as batch x M x N */
+    o2.ndim = nb + 2;
+    for (int i = 0; i < nb; i++) o2.shape[i] = batch[i];
+    o2.shape[nb] = M;
+    o2.shape[nb + 1] = N;
+    ty_contiguous_strides(o2.ndim, o2.shape, o2.stride);
+    int64_t count = ty_shape_numel(nb, batch);
+    int64_t idx[TY_MAX_DIMS] = { 0 };
+    for (int64_t k = 0; k < count; k++) {
+        ty_tensor sa = a, sb = b, so = o2;
+        sa.data = a.data;
+        sb.data = b.data;
+        for (int i = 0; i < nb; i++) {
+            int da = i - (nb - ba.ndim), db = i - (nb - bb.ndim);
+            if (da >= 0 && a.shape[da] != 1) sa.data += idx[i] * a.stride[da];
+            if (db >= 0 && b.shape[db] != 1) sb.data += idx[i] * b.stride[db];
+            so.data += idx[i] * o2.stride[i];
+        }
+        sa.ndim = sb.ndim = so.ndim = 2;
+        sa.shape[0] = M; sa.shape[1] = K;
+        sa.stride[0] = a.stride[a.ndim - 2]; sa.stride[1] = a.stride[a.ndim - 1];
+        sb.shape[0] = K; sb.shape[1] = N;
+        sb.stride[0] = b.stride[b.ndim - 2]; sb.stride[1] = b.stride[b.ndim - 1];
+        so.shape[0] = M; so.shape[1] = N;
+        so.stride[0] = o2.stride[nb]; so.stride[1] = o2.stride[nb + 1];
+        gemm_or_raise(L, &so, &sa, &sb);
+        for (int i = nb - 1; i >= 0; i--) {
+            if (++idx[i] < batch[i]) break;
+            idx[i] = 0;
+        }
+    }
+    return 1;
+}
+
+static int l_matmul(lua_State *L)
+{
+    ty_tensor *a = lt_check(L, 1), *b = lt_check(L, 2);
+    if (a->ndim == 0 || b->ndim == 0)
+        return luaL_error(L, "matmul: operands must have at least one dimension (use * for scalars)");
+    if (a->ndim <= 2 && b->ndim <= 2) return product_2d(L, a, b, "matmul");
+    return matmul_batched(L, a, b, "matmul");
+}
+
+static int l_dot(lua_State *L)
+{
+    ty_tensor ta, tb;
+    double va, vb;
+    const ty_tensor *a = check_operand(L, 1, &ta, &va);
+    const ty_tensor *b = check_operand(L, 2, &tb, &vb);
+    if (a->ndim == 0 || b->ndim == 0) return binary(L, TY_MUL, "dot");
+    if (a->ndim <= 2 && b->ndim <= 2) return product_2d(L, a, b, "dot");
+    if (b->ndim == 1 || b->ndim == 2) return matmul_batched(L, a, b, "dot");
+    char b1[96], b2[96];
+    return luaL_error(L, "dot: %s x %s is not supported (use matmul for batched products)",
+                      LT_SHAPE(a, b1), LT_SHAPE(b, b2));
+}
+
+static int l_outer(lua_State *L)
+{
+    ty_tensor *a = lt_check(L, 1), *b = lt_check(L, 2);
+    int64_t shape[2] = { ty_numel(a), ty_numel(b) };
+    ty_tensor *out = lt_push_new(L, 2, shape);
+    ty_tensor fa = *a, fb = *b;
+    int64_t n1 = shape[0], n2 = shape[1];
+    int64_t ones[2] = { 1, 1 };
+    (void)ones;
+    if (!ty_view_reshape(&fa, 1, &n1) || !ty_view_reshape(&fb, 1, &n2)) {
+        /* non-contiguous inputs: walk them flat */
+        int64_t i = 0;
+        int64_t ia[TY_MAX_DIMS] = { 0 };
+        for (; i < n1; i++) {
+            double x = *ty_element(a, ia);
+            int64_t ib[TY_MAX_DIMS] = { 0 };
+            for (int64_t j = 0; j < n2; j++) {
+                out->data[i * n2 + j] = x * *ty_element(b, ib);
+                for (int d = b->ndim - 1; d >= 0; d--) {
+                    if (++ib[d] < b->shape[d]) break;
+                    ib[d] = 0;
+                }
+            }
+            for (int d = a->ndim - 1; d >= 0; d--) {
+                if (++ia[d] < a->shape[d]) break;
+                ia[d] = 0;
+            }
+        }
+        return 1;
+    }
+    for (int64_t i = 0; i < n1; i++)
+        for (int64_t j = 0; j < n2; j++)
+            out->data[i * n2 + j] = fa.data[i * fa.stride[0]] * fb.data[j * fb.stride[0]];
+    return 1;
+}
+
+/* ---- metamethods and misc ------------------------------------------------------------- */
+
+static int buffer_writer(void *ud, const char *s, size_t n)
+{
+    luaL_addlstring((luaL_Buffer *)ud, s, n);
+    return 0;
+}
+
+static int m_tostring(lua_State *L)
+{
+    ty_tensor *t = luaL_checkudata(L, 1, LT_TENSOR);
+    if (!t->data) {
+        lua_pushliteral(L, "tensor(closed)");
+        return 1;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    ty_format_tensor(t, buffer_writer, &b);
+    luaL_pushresult(&b);
+    return 1;
+}
+
+static int m_gc(lua_State *L)
+{
+    ty_tensor *t = luaL_checkudata(L, 1, LT_TENSOR);
+    ty_tensor_free(t);
+    return 0;
+}
+
+static int l_clock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9);
+    return 1;
+}
+
+static int l_is_tensor(lua_State *L)
+{
+    lua_pushboolean(L, lt_test(L, 1) != NULL);
+    return 1;
+}
+
+static const luaL_Reg methods[] = {
+    { "shape", m_shape },       { "size", m_size },         { "dim", m_dim },
+    { "numel", m_numel },       { "is_contiguous", m_is_contiguous },
+    { "select", m_select },     { "narrow", m_narrow },     { "transpose", m_transpose },
+    { "view", m_view },         { "reshape", m_reshape },   { "contiguous", m_contiguous },
+    { "flatten", m_flatten },   { "get", m_get },           { "set", m_set },
+    { "item", m_item },         { "totable", m_totable },   { "clone", m_clone },
+    { "copy_", m_copy_ },       { "fill_", m_fill_ },       { "zero_", m_zero_ },
+    { "add_", m_add_ },         { "sub_", m_sub_ },         { "mul_", m_mul_ },
+    { "div_", m_div_ },         { "add", m_add },           { "sub", m_sub },
+    { "mul", m_mul },           { "div", m_div },           { "pow", m_pow },
+    { "eq", m_eq },             { "ne", m_ne },             { "lt", m_lt },
+    { "le", m_le },             { "gt", m_gt },             { "ge", m_ge },
+    { "tanh", m_tanh },         { "sigmoid", m_sigmoid },   { "exp", m_exp },
+    { "log", m_log },           { "sqrt", m_sqrt },         { "abs", m_abs },
+    { "clip", m_clip },         { "sum", m_sum },           { "mean", m_mean },
+    { "max", m_max },           { "min", m_min },           { "argmax", m_argmax },
+    { "argmin", m_argmin },     { "norm", m_norm },         { "dot", l_dot },
+    { "matmul", l_matmul },     { "equal", m_equal },       { "allclose", l_allclose },
+    { "outer", l_outer },       { NULL, NULL }
+};
+
+static const luaL_Reg metamethods[] = {
+    { "__newindex", m_newindex }, { "__len", m_len },   { "__tostring", m_tostring },
+    { "__gc", m_gc },             { "__close", m_gc },  { "__add", m_add },
+    { "__sub", m_sub },           { "__mul", m_mul },   { "__div", m_div },
+    { "__unm", m_unm },           { "__pow", m_pow },   { NULL, NULL }
+};
+
+static const luaL_Reg functions[] = {
+    { "tensor", l_tensor },       { "zeros", l_zeros },         { "ones", l_ones },
+    { "full", l_full },           { "empty", l_empty },         { "eye", l_eye },
+    { "linspace", l_linspace },   { "arange", l_arange },       { "zeros_like", l_zeros_like },
+    { "ones_like", l_ones_like }, { "matmul", l_matmul },       { "dot", l_dot },
+    { "outer", l_outer },         { "maximum", l_maximum },     { "minimum", l_minimum },
+    { "where", l_where },         { "allclose", l_allclose },   { "clock", l_clock },
+    { "is_tensor", l_is_tensor }, { "tanh", m_tanh },           { "sigmoid", m_sigmoid },
+    { "exp", m_exp },             { "log", m_log },             { "sqrt", m_sqrt },
+    { "abs", m_abs },             { "pow", m_pow },             { "clip", m_clip },
+    { "sum", m_sum },             { "mean", m_mean },           { "max", m_max },
+    { "min", m_min },             { "argmax", m_argmax },       { "argmin", m_argmin },
+    { "norm", m_norm },           { "transpose", m_transpose }, { "reshape", m_reshape },
+    { "clone", m_clone },         { "equal", m_equal },         { NULL, NULL }
+};
+
+void lt_open_tensor(lua_State *L)
+{
+    if (luaL_newmetatable(L, LT_TENSOR)) {
+        luaL_setfuncs(L, metamethods, 0);
+        luaL_newlib(L, methods);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, "methods"); /* mt.methods: other binding files add methods here */
+        lua_pushcclosure(L, m_index, 1);
+        lua_setfield(L, -2, "__index");
+        lua_pushliteral(L, "tycho.Tensor");
+        lua_setfield(L, -2, "__name");
+    }
+    lua_pop(L, 1);
+    luaL_setfuncs(L, functions, 0);
+}

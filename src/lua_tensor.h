@@ -1,0 +1,39 @@
+/* lua_tensor.h: what the binding files share: the tensor userdata type and helpers that
+   check arguments, push new tensors and raise core errors as Lua errors. */
+#ifndef TYCHO_LUA_TENSOR_H
+#define TYCHO_LUA_TENSOR_H
+
+#include <lua.h>
+#include <lauxlib.h>
+#include "tensor.h"
+
+#define LT_TENSOR "tycho.Tensor"
+
+/* The tensor at index i, or a Lua error naming argument i. */
+ty_tensor *lt_check(lua_State *L, int i);
+/* The tensor at index i, or NULL if it is not one. */
+ty_tensor *lt_test(lua_State *L, int i);
+/* Pushes an empty tensor userdata (no storage yet), metatable set: fill it afterwards. */
+ty_tensor *lt_push_empty(lua_State *L);
+/* Pushes a new contiguous tensor of the shape (values uninitialised); Lua error on failure. */
+ty_tensor *lt_push_new(lua_State *L, int ndim, const int64_t *shape);
+/* Pushes a view sharing src's storage. */
+ty_tensor *lt_push_view(lua_State *L, const ty_tensor *src);
+/* The engine allocator for tensor data (the Lua state's allocator). */
+ty_allocator lt_allocator(lua_State *L);
+/* Raises e as a Lua error (never returns). */
+int lt_raise(lua_State *L, const ty_error *e);
+/* Reads a shape from arguments first..top: numbers (2, 3) or one table ({2, 3}).
+   Returns ndim; fname names the function in errors. */
+int lt_read_shape(lua_State *L, int first, int64_t *shape, const char *fname);
+/* Shape as "3x7" in a static-per-call buffer supplied by the caller. */
+#define LT_SHAPE(t, buf) ty_shape_str((t), (buf), sizeof(buf))
+
+/* Registration of the parts of the module (each adds functions to the table on top). */
+void lt_open_tensor(lua_State *L);   /* tensor type, creation, math */
+void lt_open_random(lua_State *L);   /* tycho.random, tycho.rand, tycho.randn */
+void lt_open_npy(lua_State *L);      /* tycho.load, tycho.save, t:save */
+void lt_open_nn(lua_State *L);      /* pushes the tycho.nn table */
+int  luaopen_tycho(lua_State *L);
+
+#endif

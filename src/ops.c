@@ -1,0 +1,557 @@
+/* ops.c: elementwise arithmetic with NumPy broadcasting over arbitrary strides, reductions
+   and matrix products (CBLAS, with a plain loop for tiny sizes where BLAS overhead dominates). */
+#include "ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* ---- broadcasting iterator ------------------------------------------------------------ */
+
+#define MAX_OPS 4
+
+typedef struct iter {
+    int     ndim;
+    int     nop;
+    int64_t shape[TY_MAX_DIMS];
+    int64_t stride[MAX_OPS][TY_MAX_DIMS];
+    double *ptr[MAX_OPS];
+} iter;
+
+/* Lays every operand over out's shape (stride 0 where broadcast), then merges dimensions
+   that are contiguous for all operands so the inner loop runs as long as possible. */
+static void iter_init(iter *it, const ty_tensor *out, int nop, const ty_tensor *const *ops)
+{
+    int nd = out->ndim;
+    it->nop = nop;
+    int k = 0;
+    for (int d = 0; d < nd; d++) {
+        if (out->shape[d] == 1) continue;
+        it->shape[k] = out->shape[d];
+        for (int o = 0; o < nop; o++) {
+            const ty_tensor *t = ops[o];
+            int td = d - (nd - t->ndim);
+            it->stride[o][k] = (td < 0 || t->shape[td] == 1) ? 0 : t->stride[td];
+        }
+        k++;
+    }
+    for (int o = 0; o < nop; o++) it->ptr[o] = ops[o]->data;
+    /* merge dims from the inside out */
+    int m = 0;
+    for (int d = 0; d < k; d++) {
+        if (m > 0) {
+            int ok = 1;
+            for (int o = 0; o < nop; o++)
+                if (it->stride[o][m - 1] != it->stride[o][d] * it->shape[d]) ok = 0;
+            if (ok) {
+                it->shape[m - 1] *= it->shape[d];
+                for (int o = 0; o < nop; o++) it->stride[o][m - 1] = it->stride[o][d];
+                continue;
+            }
+        }
+        it->shape[m] = it->shape[d];
+        for (int o = 0; o < nop; o++) it->stride[o][m] = it->stride[o][d];
+        m++;
+    }
+    if (m == 0) {
+        it->shape[0] = 1;
+        for (int o = 0; o < nop; o++) it->stride[o][0] = 0;
+        m = 1;
+    }
+    it->ndim = m;
+}
+
+/* Calls body(n, ptrs, inner strides) for each innermost run. */
+#define ITER_RUNS(it, ...)                                                                \
+    do {                                                                                  \
+        int64_t idx_[TY_MAX_DIMS] = { 0 };                                                \
+        int nd_ = (it).ndim, last_ = nd_ - 1;                                             \
+        int64_t n_ = (it).shape[last_];                                                   \
+        for (;;) {                                                                        \
+            __VA_ARGS__;                                                                      \
+            int d_ = last_ - 1;                                                           \
+            for (; d_ >= 0; d_--) {                                                       \
+                for (int o_ = 0; o_ < (it).nop; o_++) (it).ptr[o_] += (it).stride[o_][d_]; \
+                if (++idx_[d_] < (it).shape[d_]) break;                                   \
+                for (int o_ = 0; o_ < (it).nop; o_++)                                     \
+                    (it).ptr[o_] -= (it).stride[o_][d_] * (it).shape[d_];                 \
+                idx_[d_] = 0;                                                             \
+            }                                                                             \
+            if (d_ < 0) break;                                                            \
+        }                                                                                 \
+        (void)n_;                                                                         \
+    } while (0)
+
+int ty_broadcast_shape(const ty_tensor *a, const ty_tensor *b, int *ndim, int64_t *shape,
+                       ty_error *e)
+{
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int d = 0; d < nd; d++) {
+        int da = d - (nd - a->ndim), db = d - (nd - b->ndim);
+        int64_t sa = da >= 0 ? a->shape[da] : 1, sb = db >= 0 ? b->shape[db] : 1;
+        if (sa != sb && sa != 1 && sb != 1) {
+            char ba[96], bb[96];
+            return ty_fail(e, TY_EARG, "shapes %s and %s do not broadcast (dimension %d: %lld vs %lld)",
+                           ty_shape_str(a, ba, sizeof ba), ty_shape_str(b, bb, sizeof bb),
+                           d + 1, (long long)sa, (long long)sb);
+        }
+        shape[d] = sa == 1 ? sb : sa;
+    }
+    *ndim = nd;
+    return TY_OK;
+}
+
+/* ---- elementwise ---------------------------------------------------------------------- */
+
+static inline double sigmoid(double x)
+{
+    return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
+}
+
+#define BIN_KERNEL(F)                                                                   \
+    static void F##_run(int64_t n, double *o, int64_t so, const double *a, int64_t sa,  \
+                        const double *b, int64_t sb)                                    \
+    {                                                                                   \
+        if (so == 1 && sa == 1 && sb == 1) {                                            \
+            for (int64_t i = 0; i < n; i++) o[i] = F(a[i], b[i]);                       \
+        } else if (so == 1 && sa == 1 && sb == 0) {                                     \
+            const double y = *b;                                                        \
+            for (int64_t i = 0; i < n; i++) o[i] = F(a[i], y);                          \
+        } else if (so == 1 && sa == 0 && sb == 1) {                                     \
+            const double x = *a;                                                        \
+            for (int64_t i = 0; i < n; i++) o[i] = F(x, b[i]);                          \
+        } else {                                                                        \
+            for (int64_t i = 0; i < n; i++) o[i * so] = F(a[i * sa], b[i * sb]);        \
+        }                                                                               \
+    }
+
+#define F_ADD(x, y) ((x) + (y))
+#define F_SUB(x, y) ((x) - (y))
+#define F_MUL(x, y) ((x) * (y))
+#define F_DIV(x, y) ((x) / (y))
+#define F_POW(x, y) pow((x), (y))
+/* NumPy's maximum/minimum propagate NaN from either side. */
+#define F_MAXIMUM(x, y) (((x) >= (y) || (x) != (x)) ? (x) : (y))
+#define F_MINIMUM(x, y) (((x) <= (y) || (x) != (x)) ? (x) : (y))
+#define F_EQ(x, y) ((double)((x) == (y)))
+#define F_NE(x, y) ((double)((x) != (y)))
+#define F_LT(x, y) ((double)((x) < (y)))
+#define F_LE(x, y) ((double)((x) <= (y)))
+#define F_GT(x, y) ((double)((x) > (y)))
+#define F_GE(x, y) ((double)((x) >= (y)))
+
+BIN_KERNEL(F_ADD)
+BIN_KERNEL(F_SUB)
+BIN_KERNEL(F_MUL)
+BIN_KERNEL(F_DIV)
+BIN_KERNEL(F_POW)
+BIN_KERNEL(F_MAXIMUM)
+BIN_KERNEL(F_MINIMUM)
+BIN_KERNEL(F_EQ)
+BIN_KERNEL(F_NE)
+BIN_KERNEL(F_LT)
+BIN_KERNEL(F_LE)
+BIN_KERNEL(F_GT)
+BIN_KERNEL(F_GE)
+
+typedef void (*bin_run)(int64_t, double *, int64_t, const double *, int64_t, const double *,
+                        int64_t);
+
+static bin_run bin_kernel(ty_binop op)
+{
+    switch (op) {
+    case TY_ADD: return F_ADD_run;
+    case TY_SUB: return F_SUB_run;
+    case TY_MUL: return F_MUL_run;
+    case TY_DIV: return F_DIV_run;
+    case TY_POW: return F_POW_run;
+    case TY_MAXIMUM: return F_MAXIMUM_run;
+    case TY_MINIMUM: return F_MINIMUM_run;
+    case TY_EQ: return F_EQ_run;
+    case TY_NE: return F_NE_run;
+    case TY_LT: return F_LT_run;
+    case TY_LE: return F_LE_run;
+    case TY_GT: return F_GT_run;
+    case TY_GE: return F_GE_run;
+    }
+    return F_ADD_run;
+}
+
+void ty_binary(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, ty_binop op)
+{
+    if (ty_numel(out) == 0) return;
+    const ty_tensor *ops[3] = { out, a, b };
+    iter it;
+    iter_init(&it, out, 3, ops);
+    bin_run run = bin_kernel(op);
+    ITER_RUNS(it, run(n_, it.ptr[0], it.stride[0][last_], it.ptr[1], it.stride[1][last_],
+                      it.ptr[2], it.stride[2][last_]));
+}
+
+#define UN_KERNEL(NAME, F)                                                               \
+    static void NAME(int64_t n, double *o, int64_t so, const double *a, int64_t sa)       \
+    {                                                                                    \
+        if (so == 1 && sa == 1)                                                          \
+            for (int64_t i = 0; i < n; i++) o[i] = F(a[i]);                              \
+        else                                                                             \
+            for (int64_t i = 0; i < n; i++) o[i * so] = F(a[i * sa]);                    \
+    }
+
+#define F_NEG(x) (-(x))
+UN_KERNEL(un_neg, F_NEG)
+UN_KERNEL(un_tanh, tanh)
+UN_KERNEL(un_sigmoid, sigmoid)
+UN_KERNEL(un_exp, exp)
+UN_KERNEL(un_log, log)
+UN_KERNEL(un_sqrt, sqrt)
+UN_KERNEL(un_abs, fabs)
+
+typedef void (*un_run)(int64_t, double *, int64_t, const double *, int64_t);
+
+void ty_unary(ty_tensor *out, const ty_tensor *a, ty_unop op)
+{
+    if (ty_numel(out) == 0) return;
+    un_run run = un_neg;
+    switch (op) {
+    case TY_NEG: run = un_neg; break;
+    case TY_TANH: run = un_tanh; break;
+    case TY_SIGMOID: run = un_sigmoid; break;
+    case TY_EXP: run = un_exp; break;
+    case TY_LOG: run = un_log; break;
+    case TY_SQRT: run = un_sqrt; break;
+    case TY_ABS: run = un_abs; break;
+    }
+    const ty_tensor *ops[2] = { out, a };
+    iter it;
+    iter_init(&it, out, 2, ops);
+    ITER_RUNS(it, run(n_, it.ptr[0], it.stride[0][last_], it.ptr[1], it.stride[1][last_]));
+}
+
+void ty_clip(ty_tensor *out, const ty_tensor *a, double lo, double hi)
+{
+    if (ty_numel(out) == 0) return;
+    const ty_tensor *ops[2] = { out, a };
+    iter it;
+    iter_init(&it, out, 2, ops);
+    ITER_RUNS(it, {
+        int64_t so = it.stride[0][last_], sa = it.stride[1][last_];
+        for (int64_t i = 0; i < n_; i++) {
+            double x = it.ptr[1][i * sa];
+            x = x < lo ? lo : x;
+            it.ptr[0][i * so] = x > hi ? hi : x;
+        }
+    });
+}
+
+void ty_where(ty_tensor *out, const ty_tensor *c, const ty_tensor *a, const ty_tensor *b)
+{
+    if (ty_numel(out) == 0) return;
+    const ty_tensor *ops[4] = { out, c, a, b };
+    iter it;
+    iter_init(&it, out, 4, ops);
+    ITER_RUNS(it, {
+        int64_t so = it.stride[0][last_], sc = it.stride[1][last_];
+        int64_t sa = it.stride[2][last_], sb = it.stride[3][last_];
+        for (int64_t i = 0; i < n_; i++)
+            it.ptr[0][i * so] = it.ptr[1][i * sc] != 0 ? it.ptr[2][i * sa] : it.ptr[3][i * sb];
+    });
+}
+
+void ty_assign(ty_tensor *dst, const ty_tensor *src)
+{
+    if (ty_numel(dst) == 0) return;
+    const ty_tensor *ops[2] = { dst, src };
+    iter it;
+    iter_init(&it, dst, 2, ops);
+    ITER_RUNS(it, {
+        int64_t so = it.stride[0][last_], sa = it.stride[1][last_];
+        if (so == 1 && sa == 1)
+            memmove(it.ptr[0], it.ptr[1], (size_t)n_ * sizeof(double));
+        else
+            for (int64_t i = 0; i < n_; i++) it.ptr[0][i * so] = it.ptr[1][i * sa];
+    });
+}
+
+void ty_fill(ty_tensor *dst, double v)
+{
+    ty_tensor s = ty_tensor_scalar(&v);
+    ty_assign(dst, &s);
+}
+
+/* ---- reductions ----------------------------------------------------------------------- */
+
+/* Pairwise summation, as NumPy does for a contiguous run, keeps the error O(log n). */
+static double sum_run(const double *p, int64_t n, int64_t s)
+{
+    if (n <= 128) {
+        double acc[4] = { 0, 0, 0, 0 };
+        int64_t i = 0;
+        for (; i + 4 <= n; i += 4) {
+            acc[0] += p[i * s];
+            acc[1] += p[(i + 1) * s];
+            acc[2] += p[(i + 2) * s];
+            acc[3] += p[(i + 3) * s];
+        }
+        double r = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        for (; i < n; i++) r += p[i * s];
+        return r;
+    }
+    int64_t h = (n / 2) & ~(int64_t)7;
+    return sum_run(p, h, s) + sum_run(p + h * s, n - h, s);
+}
+
+typedef struct red_state {
+    double  v;
+    int64_t at;    /* flat position of the extreme, for arg* */
+    int64_t seen;
+    int     nan;
+} red_state;
+
+static void red_step(red_state *r, ty_reduce op, const double *p, int64_t n, int64_t s)
+{
+    if (op == TY_SUM || op == TY_MEAN) {
+        r->v += sum_run(p, n, s);
+        r->seen += n;
+        return;
+    }
+    int want_max = (op == TY_MAX || op == TY_ARGMAX);
+    for (int64_t i = 0; i < n; i++, r->seen++) {
+        double x = p[i * s];
+        if (r->nan) break;
+        if (x != x) { /* NumPy: the first NaN wins for max/min and argmax/argmin */
+            r->v = x;
+            r->at = r->seen;
+            r->nan = 1;
+            break;
+        }
+        if (r->seen == 0 || (want_max ? x > r->v : x < r->v)) {
+            r->v = x;
+            r->at = r->seen;
+        }
+    }
+}
+
+static double red_result(const red_state *r, ty_reduce op)
+{
+    switch (op) {
+    case TY_MEAN: return r->seen ? r->v / (double)r->seen : NAN;
+    case TY_ARGMAX:
+    case TY_ARGMIN: return (double)r->at;
+    case TY_MAX:
+    case TY_MIN: return r->seen ? r->v : NAN;
+    default: return r->v;
+    }
+}
+
+double ty_reduce_all(const ty_tensor *a, ty_reduce op)
+{
+    red_state r = { 0, 0, 0, 0 };
+    if (ty_numel(a) == 0) return red_result(&r, op);
+    /* the iterator walks in row-major order, so arg* positions are flat C-order indexes */
+    const ty_tensor *ops[1] = { a };
+    iter it;
+    iter_init(&it, a, 1, ops);
+    ITER_RUNS(it, red_step(&r, op, it.ptr[0], n_, it.stride[0][last_]));
+    return red_result(&r, op);
+}
+
+void ty_reduce_dim(ty_tensor *out, const ty_tensor *a, int dim, ty_reduce op)
+{
+    /* out has a's shape without dim; walk out's elements and reduce along dim */
+    int64_t n = a->shape[dim], s = a->stride[dim];
+    int64_t total = ty_numel(out);
+    if (total == 0) return;
+    ty_tensor rest = *a;
+    ty_view_select(&rest, dim, 0);
+    int64_t idx[TY_MAX_DIMS] = { 0 };
+    for (int64_t k = 0; k < total; k++) {
+        const double *p = ty_element(&rest, idx);
+        red_state r = { 0, 0, 0, 0 };
+        if (n > 0) red_step(&r, op, p, n, s);
+        *ty_element(out, idx) = red_result(&r, op);
+        for (int d = rest.ndim - 1; d >= 0; d--) {
+            if (++idx[d] < rest.shape[d]) break;
+            idx[d] = 0;
+        }
+    }
+}
+
+double ty_norm(const ty_tensor *a)
+{
+    if (ty_numel(a) == 0) return 0.0;
+    double acc = 0;
+    const ty_tensor *ops[1] = { a };
+    iter it;
+    iter_init(&it, a, 1, ops);
+    ITER_RUNS(it, {
+        int64_t s = it.stride[0][last_];
+        for (int64_t i = 0; i < n_; i++) acc += it.ptr[0][i * s] * it.ptr[0][i * s];
+    });
+    return sqrt(acc);
+}
+
+int ty_allclose(const ty_tensor *a, const ty_tensor *b, double rtol, double atol)
+{
+    int nd;
+    int64_t shape[TY_MAX_DIMS];
+    if (ty_broadcast_shape(a, b, &nd, shape, NULL)) return 0;
+    ty_tensor out;
+    memset(&out, 0, sizeof out);
+    out.ndim = nd;
+    for (int d = 0; d < nd; d++) out.shape[d] = shape[d];
+    if (ty_numel(&out) == 0) return 1;
+    double dummy = 0;
+    out.data = &dummy; /* strides 0: the iterator only walks a and b */
+    const ty_tensor *ops[3] = { &out, a, b };
+    iter it;
+    iter_init(&it, &out, 3, ops);
+    int ok = 1;
+    ITER_RUNS(it, {
+        int64_t sa = it.stride[1][last_], sb = it.stride[2][last_];
+        for (int64_t i = 0; i < n_ && ok; i++) {
+            double x = it.ptr[1][i * sa], y = it.ptr[2][i * sb];
+            if (x == y) continue; /* equal infinities */
+            if (!(fabs(x - y) <= atol + rtol * fabs(y))) ok = 0;
+        }
+    });
+    return ok;
+}
+
+/* ---- products ------------------------------------------------------------------------- */
+
+/* How BLAS can read a rows x cols matrix in place: 0 no, 1 as is (ld), 2 transposed (ld). */
+static int blas_layout(const ty_tensor *m, int64_t *ld)
+{
+    int64_t r = m->shape[0], c = m->shape[1];
+    int64_t s0 = m->stride[0], s1 = m->stride[1];
+    if ((c == 1 || s1 == 1) && (r == 1 || s0 >= (c > 1 ? c : 1))) {
+        *ld = r == 1 ? (c > 1 ? c : 1) : s0;
+        return 1;
+    }
+    if ((r == 1 || s0 == 1) && (c == 1 || s1 >= (r > 1 ? r : 1))) {
+        *ld = c == 1 ? (r > 1 ? r : 1) : s1;
+        return 2;
+    }
+    return 0;
+}
+
+/* Products this small finish before a BLAS call would have set up. */
+#define SMALL_GEMM (16 * 16 * 16)
+
+static void gemm_small(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, double beta)
+{
+    int64_t M = a->shape[0], K = a->shape[1], N = b->shape[1];
+    int64_t as0 = a->stride[0], as1 = a->stride[1], bs0 = b->stride[0], bs1 = b->stride[1];
+    int64_t os0 = out->stride[0], os1 = out->stride[1];
+    for (int64_t i = 0; i < M; i++) {
+        double *o = out->data + i * os0;
+        if (beta == 0)
+            for (int64_t j = 0; j < N; j++) o[j * os1] = 0;
+        for (int64_t k = 0; k < K; k++) {
+            double x = a->data[i * as0 + k * as1];
+            const double *brow = b->data + k * bs0;
+            if (os1 == 1 && bs1 == 1)
+                for (int64_t j = 0; j < N; j++) o[j] += x * brow[j];
+            else
+                for (int64_t j = 0; j < N; j++) o[j * os1] += x * brow[j * bs1];
+        }
+    }
+}
+
+/* A contiguous copy of m in tmp (an empty slot) for BLAS. */
+static int to_contiguous(ty_tensor *tmp, const ty_tensor *m, const ty_allocator *alloc,
+                         ty_error *e)
+{
+    int rc = ty_tensor_alloc(tmp, alloc, m->ndim, m->shape, e);
+    if (rc) return rc;
+    ty_copy_flat(tmp, m);
+    return TY_OK;
+}
+
+int ty_gemm(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, double beta,
+            const ty_allocator *alloc, ty_error *e)
+{
+    int64_t M = a->shape[0], K = a->shape[1], N = b->shape[1];
+    if (M == 0 || N == 0) return TY_OK;
+    if (K == 0) {
+        if (beta == 0) ty_fill(out, 0.0);
+        return TY_OK;
+    }
+    if (M * N * K <= SMALL_GEMM) {
+        gemm_small(out, a, b, beta);
+        return TY_OK;
+    }
+    ty_tensor ta, tb, to;
+    memset(&ta, 0, sizeof ta);
+    memset(&tb, 0, sizeof tb);
+    memset(&to, 0, sizeof to);
+    const ty_tensor *pa = a, *pb = b;
+    ty_tensor *po = out;
+    int64_t lda, ldb, ldo;
+    int la = blas_layout(a, &lda), lb = blas_layout(b, &ldb), lo = blas_layout(out, &ldo);
+    int rc = TY_OK;
+    if (!la) {
+        if ((rc = to_contiguous(&ta, a, alloc, e))) goto done;
+        pa = &ta;
+        la = blas_layout(pa, &lda);
+    }
+    if (!lb) {
+        if ((rc = to_contiguous(&tb, b, alloc, e))) goto done;
+        pb = &tb;
+        lb = blas_layout(pb, &ldb);
+    }
+    if (lo != 1) {
+        if ((rc = to_contiguous(&to, out, alloc, e))) goto done;
+        po = &to;
+        lo = blas_layout(po, &ldo);
+    }
+    cblas_dgemm(CblasRowMajor, la == 1 ? CblasNoTrans : CblasTrans,
+                lb == 1 ? CblasNoTrans : CblasTrans, (int)M, (int)N, (int)K, 1.0, pa->data,
+                (int)lda, pb->data, (int)ldb, beta, po->data, (int)ldo);
+    if (po != out) ty_copy_flat(out, po);
+done:
+    ty_tensor_free(&ta);
+    ty_tensor_free(&tb);
+    ty_tensor_free(&to);
+    return rc;
+}
+
+int ty_gemv(ty_tensor *out, const ty_tensor *a, const ty_tensor *x, const ty_allocator *alloc,
+            ty_error *e)
+{
+    int64_t M = a->shape[0], K = a->shape[1];
+    if (M == 0) return TY_OK;
+    if (K == 0 || M * K <= SMALL_GEMM / 4) {
+        for (int64_t i = 0; i < M; i++) {
+            double acc = 0;
+            for (int64_t k = 0; k < K; k++)
+                acc += a->data[i * a->stride[0] + k * a->stride[1]] * x->data[k * x->stride[0]];
+            out->data[i * out->stride[0]] = acc;
+        }
+        return TY_OK;
+    }
+    ty_tensor ta;
+    memset(&ta, 0, sizeof ta);
+    const ty_tensor *pa = a;
+    int64_t lda;
+    int la = blas_layout(a, &lda);
+    if (!la) {
+        int rc = to_contiguous(&ta, a, alloc, e);
+        if (rc) return rc;
+        pa = &ta;
+        la = blas_layout(pa, &lda);
+    }
+    cblas_dgemv(CblasRowMajor, la == 1 ? CblasNoTrans : CblasTrans,
+                (int)(la == 1 ? M : K), (int)(la == 1 ? K : M), 1.0, pa->data, (int)lda,
+                x->data, (int)x->stride[0], 0.0, out->data, (int)out->stride[0]);
+    ty_tensor_free(&ta);
+    return TY_OK;
+}
+
+double ty_vdot(const ty_tensor *a, const ty_tensor *b)
+{
+    int64_t n = a->shape[0];
+    double acc = 0;
+    for (int64_t i = 0; i < n; i++) acc += a->data[i * a->stride[0]] * b->data[i * b->stride[0]];
+    return acc;
+}

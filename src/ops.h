@@ -1,0 +1,53 @@
+/* ops.h: elementwise arithmetic with NumPy broadcasting on any strides, reductions and
+   matrix products through CBLAS. Outputs are caller-allocated slots of the right shape. */
+#ifndef TYCHO_OPS_H
+#define TYCHO_OPS_H
+
+#include "tensor.h"
+
+typedef enum {
+    TY_ADD, TY_SUB, TY_MUL, TY_DIV, TY_POW, TY_MAXIMUM, TY_MINIMUM,
+    TY_EQ, TY_NE, TY_LT, TY_LE, TY_GT, TY_GE
+} ty_binop;
+
+typedef enum {
+    TY_NEG, TY_TANH, TY_SIGMOID, TY_EXP, TY_LOG, TY_SQRT, TY_ABS
+} ty_unop;
+
+typedef enum { TY_SUM, TY_MEAN, TY_MAX, TY_MIN, TY_ARGMAX, TY_ARGMIN } ty_reduce;
+
+/* Broadcast shape of a and b as NumPy computes it; TY_EARG with both shapes if they clash. */
+int  ty_broadcast_shape(const ty_tensor *a, const ty_tensor *b, int *ndim, int64_t *shape,
+                        ty_error *e);
+/* out = a op b, broadcasting a and b to out's shape (out may alias a or b exactly). */
+void ty_binary(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, ty_binop op);
+/* out = op(a), same shape (out may alias a). */
+void ty_unary(ty_tensor *out, const ty_tensor *a, ty_unop op);
+/* out = clip(a, lo, hi). */
+void ty_clip(ty_tensor *out, const ty_tensor *a, double lo, double hi);
+/* out = c != 0 ? a : b, all three broadcast to out's shape. */
+void ty_where(ty_tensor *out, const ty_tensor *c, const ty_tensor *a, const ty_tensor *b);
+/* dst = src broadcast to dst's shape (caller checked broadcastability). */
+void ty_assign(ty_tensor *dst, const ty_tensor *src);
+void ty_fill(ty_tensor *dst, double v);
+
+/* Reduction over all elements (ARGMAX/ARGMIN give a 0-based flat index, NaN if empty
+   where NumPy raises: the caller checks emptiness). */
+double ty_reduce_all(const ty_tensor *a, ty_reduce op);
+/* out (a's shape without dim) = reduction of a along dim (0-based). */
+void ty_reduce_dim(ty_tensor *out, const ty_tensor *a, int dim, ty_reduce op);
+double ty_norm(const ty_tensor *a);
+
+/* out (M x N) = a (M x K) * b (K x N), any strides; BLAS when layouts allow, else a copy
+   into a contiguous temporary through alloc. beta 0: overwrite, 1: accumulate. */
+int ty_gemm(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, double beta,
+            const ty_allocator *alloc, ty_error *e);
+/* out (M) = a (M x K) * x (K). */
+int ty_gemv(ty_tensor *out, const ty_tensor *a, const ty_tensor *x, const ty_allocator *alloc,
+            ty_error *e);
+double ty_vdot(const ty_tensor *a, const ty_tensor *b);
+
+/* allclose as NumPy: |a - b| <= atol + rtol * |b| everywhere (broadcast). */
+int ty_allclose(const ty_tensor *a, const ty_tensor *b, double rtol, double atol);
+
+#endif

@@ -1,0 +1,312 @@
+/* tensor.c: storage lifetime (refcounts, engine allocator, wrapped external data) and the
+   view arithmetic on shapes and strides. No element math here: see ops.c. */
+#include "tensor.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ty_fail(ty_error *e, int code, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+        e->code = code;
+    }
+    return code;
+}
+
+static void *system_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    (void)ud;
+    (void)osize;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, nsize);
+}
+
+const ty_allocator ty_system_allocator = { system_alloc, NULL };
+
+/* Data starts one cache line after the header so SIMD loads are aligned. */
+#define STORAGE_HEADER 64
+
+ty_storage *ty_storage_new(const ty_allocator *a, int64_t n, ty_error *e)
+{
+    if (n < 0 || (uint64_t)n > (SIZE_MAX - STORAGE_HEADER) / sizeof(double)) {
+        ty_fail(e, TY_EMEM, "cannot allocate %lld elements", (long long)n);
+        return NULL;
+    }
+    size_t bytes = STORAGE_HEADER + (size_t)n * sizeof(double);
+    char *block = a->fn(a->ud, NULL, 0, bytes);
+    if (!block) {
+        ty_fail(e, TY_EMEM, "not enough memory for %lld elements (%zu bytes)", (long long)n,
+                bytes);
+        return NULL;
+    }
+    ty_storage *s = (ty_storage *)block;
+    s->data = (double *)(block + STORAGE_HEADER);
+    s->size = n;
+    s->refcount = 1;
+    s->bytes = bytes;
+    s->alloc = *a;
+    s->release = NULL;
+    s->release_ud = NULL;
+    return s;
+}
+
+ty_storage *ty_storage_wrap(const ty_allocator *a, double *data, int64_t n,
+                            void (*release)(void *ud, double *data), void *ud, ty_error *e)
+{
+    ty_storage *s = a->fn(a->ud, NULL, 0, sizeof *s);
+    if (!s) {
+        ty_fail(e, TY_EMEM, "not enough memory for a storage header");
+        return NULL;
+    }
+    s->data = data;
+    s->size = n;
+    s->refcount = 1;
+    s->bytes = 0;
+    s->alloc = *a;
+    s->release = release;
+    s->release_ud = ud;
+    return s;
+}
+
+void ty_storage_retain(ty_storage *s)
+{
+    if (s) s->refcount++;
+}
+
+void ty_storage_release(ty_storage *s)
+{
+    if (!s || --s->refcount > 0) return;
+    if (s->bytes == 0) {
+        if (s->release) s->release(s->release_ud, s->data);
+        s->alloc.fn(s->alloc.ud, s, sizeof *s, 0);
+    } else {
+        s->alloc.fn(s->alloc.ud, s, s->bytes, 0);
+    }
+}
+
+int64_t ty_shape_numel(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
+int ty_check_shape(int ndim, const int64_t *shape, ty_error *e)
+{
+    if (ndim < 0 || ndim > TY_MAX_DIMS)
+        return ty_fail(e, TY_EARG, "%d dimensions (at most %d)", ndim, TY_MAX_DIMS);
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return ty_fail(e, TY_EARG, "size %lld of dimension %d is negative",
+                           (long long)shape[i], i + 1);
+        if (shape[i] > 0 && n > ((int64_t)1 << 50) / shape[i])
+            return ty_fail(e, TY_EMEM, "shape too large (over 2^50 elements)");
+        n *= shape[i];
+    }
+    return TY_OK;
+}
+
+void ty_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride)
+{
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        stride[i] = s;
+        s *= shape[i] > 0 ? shape[i] : 1;
+    }
+}
+
+int ty_tensor_alloc(ty_tensor *t, const ty_allocator *a, int ndim, const int64_t *shape,
+                    ty_error *e)
+{
+    int rc = ty_check_shape(ndim, shape, e);
+    if (rc) return rc;
+    ty_storage *s = ty_storage_new(a, ty_shape_numel(ndim, shape), e);
+    if (!s) return TY_EMEM;
+    t->storage = s;
+    t->data = s->data;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    ty_contiguous_strides(ndim, shape, t->stride);
+    return TY_OK;
+}
+
+void ty_tensor_share(ty_tensor *dst, const ty_tensor *src)
+{
+    *dst = *src;
+    ty_storage_retain(dst->storage);
+}
+
+void ty_tensor_free(ty_tensor *t)
+{
+    ty_storage_release(t->storage);
+    t->storage = NULL;
+    t->data = NULL;
+    t->ndim = 0;
+}
+
+ty_tensor ty_tensor_scalar(double *v)
+{
+    ty_tensor t;
+    memset(&t, 0, sizeof t);
+    t.data = v;
+    return t;
+}
+
+int64_t ty_numel(const ty_tensor *t)
+{
+    return ty_shape_numel(t->ndim, t->shape);
+}
+
+int ty_is_contiguous(const ty_tensor *t)
+{
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] == 0) return 1;
+        if (t->shape[i] != 1 && t->stride[i] != s) return 0;
+        s *= t->shape[i];
+    }
+    return 1;
+}
+
+int ty_same_shape(const ty_tensor *a, const ty_tensor *b)
+{
+    if (a->ndim != b->ndim) return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return 0;
+    return 1;
+}
+
+const char *ty_shape_str_n(int ndim, const int64_t *shape, char *buf, size_t n)
+{
+    if (ndim == 0) {
+        snprintf(buf, n, "scalar");
+        return buf;
+    }
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < ndim && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, i ? "x%lld" : "%lld",
+                                 (long long)shape[i]);
+    return buf;
+}
+
+const char *ty_shape_str(const ty_tensor *t, char *buf, size_t n)
+{
+    return ty_shape_str_n(t->ndim, t->shape, buf, n);
+}
+
+double *ty_element(const ty_tensor *t, const int64_t *idx)
+{
+    double *p = t->data;
+    for (int i = 0; i < t->ndim; i++) p += idx[i] * t->stride[i];
+    return p;
+}
+
+void ty_view_select(ty_tensor *t, int dim, int64_t index)
+{
+    t->data += index * t->stride[dim];
+    for (int i = dim; i < t->ndim - 1; i++) {
+        t->shape[i] = t->shape[i + 1];
+        t->stride[i] = t->stride[i + 1];
+    }
+    t->ndim--;
+}
+
+void ty_view_narrow(ty_tensor *t, int dim, int64_t start, int64_t len)
+{
+    if (len > 0) t->data += start * t->stride[dim];
+    t->shape[dim] = len;
+}
+
+void ty_view_transpose(ty_tensor *t, int d1, int d2)
+{
+    int64_t s = t->shape[d1], st = t->stride[d1];
+    t->shape[d1] = t->shape[d2];
+    t->stride[d1] = t->stride[d2];
+    t->shape[d2] = s;
+    t->stride[d2] = st;
+}
+
+void ty_view_reverse_dims(ty_tensor *t)
+{
+    for (int i = 0, j = t->ndim - 1; i < j; i++, j--) ty_view_transpose(t, i, j);
+}
+
+int ty_view_reshape(ty_tensor *t, int ndim, const int64_t *shape)
+{
+    int64_t nst[TY_MAX_DIMS];
+    if (ty_is_contiguous(t)) {
+        ty_contiguous_strides(ndim, shape, nst);
+    } else {
+        /* NumPy's attempt_nocopy_reshape: match runs of old dims to runs of new dims with the
+           same element count; each old run must be contiguous within itself. */
+        int64_t od[TY_MAX_DIMS], os[TY_MAX_DIMS];
+        int ond = 0;
+        for (int i = 0; i < t->ndim; i++)
+            if (t->shape[i] != 1) {
+                od[ond] = t->shape[i];
+                os[ond] = t->stride[i];
+                ond++;
+            }
+        int oi = 0, oj = 1, ni = 0, nj = 1;
+        while (ni < ndim && oi < ond) {
+            int64_t np = shape[ni], op = od[oi];
+            while (np != op) {
+                if (np < op) np *= shape[nj++];
+                else op *= od[oj++];
+            }
+            for (int ok = oi; ok < oj - 1; ok++)
+                if (os[ok] != od[ok + 1] * os[ok + 1]) return 0;
+            nst[nj - 1] = os[oj - 1];
+            for (int nk = nj - 1; nk > ni; nk--) nst[nk - 1] = nst[nk] * shape[nk];
+            ni = nj++;
+            oi = oj++;
+        }
+        int64_t last = ni > 0 ? nst[ni - 1] : 1;
+        for (int nk = ni; nk < ndim; nk++) nst[nk] = last;
+    }
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        t->stride[i] = nst[i];
+    }
+    return 1;
+}
+
+void ty_copy_flat(ty_tensor *dst, const ty_tensor *src)
+{
+    int64_t n = ty_numel(src);
+    if (n == 0) return;
+    if (ty_is_contiguous(dst) && ty_is_contiguous(src)) {
+        memmove(dst->data, src->data, (size_t)n * sizeof(double));
+        return;
+    }
+    int64_t di[TY_MAX_DIMS] = { 0 }, si[TY_MAX_DIMS] = { 0 };
+    double *dp = dst->data;
+    const double *sp = src->data;
+    for (int64_t k = 0; k < n; k++) {
+        *dp = *sp;
+        for (int d = dst->ndim - 1; d >= 0; d--) {
+            dp += dst->stride[d];
+            if (++di[d] < dst->shape[d]) break;
+            dp -= dst->stride[d] * dst->shape[d];
+            di[d] = 0;
+        }
+        for (int d = src->ndim - 1; d >= 0; d--) {
+            sp += src->stride[d];
+            if (++si[d] < src->shape[d]) break;
+            sp -= src->stride[d] * src->shape[d];
+            si[d] = 0;
+        }
+    }
+}

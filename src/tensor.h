@@ -1,0 +1,100 @@
+/* tensor.h: float64 n-d tensors as views (data pointer, shape, strides) over
+   reference-counted storage, plus the error record every core function reports through. */
+#ifndef TYCHO_TENSOR_H
+#define TYCHO_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TY_MAX_DIMS 8
+
+/* Core result codes; the binding turns them into Lua errors, the host layer into TYCHO_ERR_*. */
+enum { TY_OK = 0, TY_EMEM, TY_EARG, TY_EFILE, TY_EFORMAT };
+
+typedef struct ty_error {
+    int  code;
+    char msg[320];
+} ty_error;
+
+/* Records code and a printf-style message in e (e may be NULL); returns code. */
+int ty_fail(ty_error *e, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Same signature as lua_Alloc, so an engine hands its Lua allocator to the core and one
+   budget covers Lua objects and tensor data. nsize 0 frees. */
+typedef void *(*ty_allocf)(void *ud, void *ptr, size_t osize, size_t nsize);
+typedef struct ty_allocator {
+    ty_allocf fn;
+    void     *ud;
+} ty_allocator;
+
+/* The system allocator (realloc/free), for C callers without an engine. */
+extern const ty_allocator ty_system_allocator;
+
+typedef struct ty_storage {
+    double      *data;
+    int64_t      size;        /* elements */
+    long         refcount;
+    size_t       bytes;       /* bytes obtained from alloc for this block (0: external data) */
+    ty_allocator alloc;
+    void (*release)(void *ud, double *data); /* external data: called once at the end */
+    void        *release_ud;
+} ty_storage;
+
+/* A tensor value. storage NULL with data non-NULL is a borrowed view of memory the caller
+   owns (used for scalars on the C stack); storage NULL and data NULL is an empty slot. */
+typedef struct ty_tensor {
+    ty_storage *storage;
+    double     *data;                 /* first element */
+    int         ndim;
+    int64_t     shape[TY_MAX_DIMS];
+    int64_t     stride[TY_MAX_DIMS];  /* in elements; may be 0 or negative only via broadcasting */
+} ty_tensor;
+
+/* Storage: new with refcount 1 (NULL + TY_EMEM on failure); retain/release (NULL is a no-op). */
+ty_storage *ty_storage_new(const ty_allocator *a, int64_t n, ty_error *e);
+ty_storage *ty_storage_wrap(const ty_allocator *a, double *data, int64_t n,
+                            void (*release)(void *ud, double *data), void *ud, ty_error *e);
+void        ty_storage_retain(ty_storage *s);
+void        ty_storage_release(ty_storage *s);
+
+/* Checks a shape (ndim 0..8, sizes >= 0, element count within limits). */
+int     ty_check_shape(int ndim, const int64_t *shape, ty_error *e);
+int64_t ty_shape_numel(int ndim, const int64_t *shape);
+void    ty_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride);
+
+/* Fills an empty slot t with a new contiguous tensor (values uninitialised). */
+int  ty_tensor_alloc(ty_tensor *t, const ty_allocator *a, int ndim, const int64_t *shape,
+                     ty_error *e);
+/* Makes dst (an empty slot) a view of src, retaining src's storage. */
+void ty_tensor_share(ty_tensor *dst, const ty_tensor *src);
+/* Drops t's storage reference and empties the slot. */
+void ty_tensor_free(ty_tensor *t);
+/* A 0-d borrowed tensor over *v (no storage), for scalars in binary ops. */
+ty_tensor ty_tensor_scalar(double *v);
+
+int64_t ty_numel(const ty_tensor *t);
+int     ty_is_contiguous(const ty_tensor *t);
+int     ty_same_shape(const ty_tensor *a, const ty_tensor *b);
+/* Writes "3x7" (or "scalar" for 0-d) into buf. Returns buf. */
+const char *ty_shape_str(const ty_tensor *t, char *buf, size_t n);
+const char *ty_shape_str_n(int ndim, const int64_t *shape, char *buf, size_t n);
+/* Pointer to the element at 0-based index idx[0..ndim-1]. */
+double *ty_element(const ty_tensor *t, const int64_t *idx);
+
+/* In-place view edits on t (dims and indexes 0-based, already checked by the caller). */
+void ty_view_select(ty_tensor *t, int dim, int64_t index);
+void ty_view_narrow(ty_tensor *t, int dim, int64_t start, int64_t len);
+void ty_view_transpose(ty_tensor *t, int d1, int d2);
+void ty_view_reverse_dims(ty_tensor *t);
+/* Restrides t to the new shape without copying if its layout allows (NumPy's
+   attempt_nocopy_reshape). Returns 1 on success, 0 when a copy would be needed. */
+int  ty_view_reshape(ty_tensor *t, int ndim, const int64_t *shape);
+
+/* Copies src into dst (same numel; any strides, elementwise in row-major order). */
+void ty_copy_flat(ty_tensor *dst, const ty_tensor *src);
+
+#endif
