@@ -1,0 +1,79 @@
+-- tycho.checks: the notebook's numerical checks (blg561.checks): rel_error and a
+-- central-difference grad_check that perturbs x in place, exactly as the notebook does.
+local _, tycho = ...
+
+local checks = {}
+
+local function as_tensor(v, name)
+  if type(v) == "number" then return tycho.tensor(v) end
+  if tycho.is_tensor(v) then return v end
+  error(("rel_error: %s must be a tensor or a number (got %s)"):format(name, type(v)), 3)
+end
+
+--- max(|x - y| / max(1e-8, |x| + |y|)) over all elements (broadcasting as NumPy).
+function checks.rel_error(x, y)
+  local a, b = as_tensor(x, "x"), as_tensor(y, "y")
+  local num = (a - b):abs()
+  local den = tycho.maximum(a:abs() + b:abs(), 1e-8)
+  return (num / den):max()
+end
+
+-- Calls fn(idx) for every multi-index of shape, in row-major order.
+local function each_index(shape, fn)
+  local nd = #shape
+  for _, n in ipairs(shape) do if n == 0 then return end end
+  local idx = {}
+  for d = 1, nd do idx[d] = 1 end
+  while true do
+    fn(idx)
+    local d = nd
+    while d >= 1 do
+      idx[d] = idx[d] + 1
+      if idx[d] <= shape[d] then break end
+      idx[d] = 1
+      d = d - 1
+    end
+    if d < 1 then return end
+  end
+end
+
+local function set(x, idx, v)
+  local args = { table.unpack(idx) }
+  args[#args + 1] = v
+  x:set(table.unpack(args))
+end
+
+--- Numerical gradient of f at x: with df, of sum(f(x) * df); without, of the number f(x).
+-- x is perturbed in place one element at a time and restored.
+function checks.grad_check(f, x, df, h)
+  if type(f) ~= "function" then
+    error(("grad_check: f must be a function (got %s)"):format(type(f)), 2)
+  end
+  if not tycho.is_tensor(x) then
+    error(("grad_check: x must be a tensor (got %s)"):format(type(x)), 2)
+  end
+  if df ~= nil and not tycho.is_tensor(df) then
+    error(("grad_check: df must be a tensor or nil (got %s)"):format(type(df)), 2)
+  end
+  h = h or 1e-5
+  local grad = tycho.zeros_like(x)
+  each_index(x:shape(), function(idx)
+    local old = x:get(table.unpack(idx))
+    set(x, idx, old + h)
+    local pos = f(x)
+    if df then pos = tycho.is_tensor(pos) and pos:clone() or pos end
+    set(x, idx, old - h)
+    local neg = f(x)
+    set(x, idx, old)
+    local g
+    if df then
+      g = ((pos - neg) * df):sum() / (2 * h)
+    else
+      g = (pos - neg) / (2 * h)
+    end
+    set(grad, idx, g)
+  end)
+  return grad
+end
+
+return checks
