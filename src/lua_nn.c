@@ -1,0 +1,384 @@
+/* lua_nn.c: tycho.nn, the layers as userdata: RNNLayer (the notebook's vanilla tanh RNN) and
+   Tanh. Fields hold the very tensor objects scripts assign; the math is in rnn.c. */
+#include "lua_tensor.h"
+
+#include <string.h>
+
+#include "lua_random.h"
+#include "ops.h"
+#include "random.h"
+#include "rnn.h"
+
+#define LT_RNN  "tycho.RNNLayer"
+#define LT_TANH "tycho.Tanh"
+
+/* User values of an RNNLayer: the named fields first, then the caches of the last calls. */
+enum {
+    UV_W_IH = 1, UV_W_HH, UV_B,                      /* parameters */
+    UV_DPREV_H, UV_DW_IH, UV_DW_HH, UV_DB, UV_DX, UV_DH0, /* gradients of the last backward */
+    UV_STEP_X, UV_STEP_NEXT_H,                       /* last forward_step */
+    UV_SEQ_X, UV_SEQ_H0, UV_SEQ_H,                   /* last forward */
+    UV_EXTRA,                                        /* a table for any other field */
+    UV_COUNT = UV_EXTRA
+};
+
+static const char *const field_names[] = {
+    "W_ih", "W_hh", "b", "dprev_H", "dW_ih", "dW_hh", "db", "dx", "dh0", NULL
+};
+
+typedef struct lt_rnn {
+    ty_tensor ws; /* workspace of the backward passes, kept between calls */
+} lt_rnn;
+
+static int field_index(const char *k)
+{
+    for (int i = 0; field_names[i]; i++)
+        if (strcmp(k, field_names[i]) == 0) return i + 1;
+    return 0;
+}
+
+static lt_rnn *check_rnn(lua_State *L, int i)
+{
+    return luaL_checkudata(L, i, LT_RNN);
+}
+
+/* The tensor in user value uv of the layer at index 1, or NULL (pushes nothing). */
+static ty_tensor *uv_tensor(lua_State *L, int uv)
+{
+    lua_getiuservalue(L, 1, uv);
+    ty_tensor *t = lt_test(L, -1);
+    lua_pop(L, 1); /* the layer keeps it alive */
+    return t && t->data ? t : NULL;
+}
+
+static void set_uv(lua_State *L, int layer, int value, int uv)
+{
+    lua_pushvalue(L, value);
+    lua_setiuservalue(L, layer, uv);
+}
+
+/* An argument that must be a tensor, with a message naming it. */
+static ty_tensor *check_named(lua_State *L, int i, const char *fname, const char *name)
+{
+    ty_tensor *t = lt_test(L, i);
+    if (!t || !t->data)
+        luaL_error(L, "%s: %s must be a tensor (got %s)", fname, name,
+                   t ? "a closed tensor" : luaL_typename(L, i));
+    return t;
+}
+
+static void weights(lua_State *L, const char *fname, ty_tensor **W_ih, ty_tensor **W_hh,
+                    ty_tensor **b)
+{
+    *W_ih = uv_tensor(L, UV_W_IH);
+    *W_hh = uv_tensor(L, UV_W_HH);
+    *b = uv_tensor(L, UV_B);
+    if (!*W_ih || !*W_hh || !*b)
+        luaL_error(L, "%s: the layer's %s is not a tensor", fname,
+                   !*W_ih ? "W_ih" : !*W_hh ? "W_hh" : "b");
+}
+
+static void raise_if(lua_State *L, int rc, const ty_error *e)
+{
+    if (rc) lt_raise(L, e);
+}
+
+/* nn.RNNLayer(in_size, out_size): weights drawn with rand() as the notebook's constructor. */
+static int rnn_new(lua_State *L)
+{
+    lua_Integer D = luaL_checkinteger(L, 1), H = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, D >= 0, 1, "in_size must not be negative");
+    luaL_argcheck(L, H >= 0, 2, "out_size must not be negative");
+    lt_rnn *r = lua_newuserdatauv(L, sizeof *r, UV_COUNT);
+    memset(r, 0, sizeof *r);
+    luaL_setmetatable(L, LT_RNN);
+    int layer = lua_gettop(L);
+    ty_random *rng = lt_random_state(L);
+    int64_t s_ih[2] = { D, H }, s_hh[2] = { H, H }, s_b[1] = { H };
+    ty_tensor *t = lt_push_new(L, 2, s_ih);
+    ty_random_fill_uniform(rng, t);
+    lua_setiuservalue(L, layer, UV_W_IH);
+    t = lt_push_new(L, 2, s_hh);
+    ty_random_fill_uniform(rng, t);
+    lua_setiuservalue(L, layer, UV_W_HH);
+    t = lt_push_new(L, 1, s_b);
+    ty_random_fill_uniform(rng, t);
+    lua_setiuservalue(L, layer, UV_B);
+    lua_newtable(L);
+    lua_setiuservalue(L, layer, UV_EXTRA);
+    return 1;
+}
+
+static int rnn_forward_step(lua_State *L)
+{
+    check_rnn(L, 1);
+    ty_tensor *x = check_named(L, 2, "forward_step", "x");
+    ty_tensor *prev_h = check_named(L, 3, "forward_step", "prev_h");
+    ty_tensor *W_ih, *W_hh, *b;
+    weights(L, "forward_step", &W_ih, &W_hh, &b);
+    ty_error e;
+    raise_if(L, ty_rnn_check_step(x, prev_h, W_ih, W_hh, b, "forward_step", &e), &e);
+    int64_t shape[2] = { x->shape[0], W_ih->shape[1] };
+    ty_tensor *next_h = lt_push_new(L, 2, shape);
+    ty_allocator a = lt_allocator(L);
+    raise_if(L, ty_rnn_step_forward(next_h, x, prev_h, W_ih, W_hh, b, &a, &e), &e);
+    set_uv(L, 1, 2, UV_STEP_X);
+    set_uv(L, 1, -1, UV_STEP_NEXT_H);
+    return 1;
+}
+
+static int rnn_backward_step(lua_State *L)
+{
+    lt_rnn *r = check_rnn(L, 1);
+    ty_tensor *prev_h = check_named(L, 2, "backward_step", "prev_h");
+    ty_tensor *dnext_h = check_named(L, 3, "backward_step", "dnext_h");
+    ty_tensor *x = uv_tensor(L, UV_STEP_X), *next_h = uv_tensor(L, UV_STEP_NEXT_H);
+    if (!x || !next_h) return luaL_error(L, "backward_step: call forward_step first");
+    ty_tensor *W_ih, *W_hh, *b;
+    weights(L, "backward_step", &W_ih, &W_hh, &b);
+    ty_error e;
+    raise_if(L, ty_rnn_check_step_backward(prev_h, dnext_h, x, next_h, W_ih, W_hh, &e), &e);
+    int base = lua_gettop(L);
+    ty_tensor *dx = lt_push_new(L, 2, x->shape);
+    ty_tensor *dprev = lt_push_new(L, 2, prev_h->shape);
+    ty_tensor *dW_ih = lt_push_new(L, 2, W_ih->shape);
+    ty_tensor *dW_hh = lt_push_new(L, 2, W_hh->shape);
+    ty_tensor *db = lt_push_new(L, 1, b->shape);
+    ty_allocator a = lt_allocator(L);
+    raise_if(L, ty_rnn_step_backward(dx, dprev, dW_ih, dW_hh, db, x, prev_h, next_h, dnext_h,
+                                     W_ih, W_hh, &r->ws, &a, &e), &e);
+    set_uv(L, 1, base + 2, UV_DPREV_H);
+    set_uv(L, 1, base + 3, UV_DW_IH);
+    set_uv(L, 1, base + 4, UV_DW_HH);
+    set_uv(L, 1, base + 5, UV_DB);
+    set_uv(L, 1, base + 1, UV_DX);
+    lua_settop(L, base + 1);
+    return 1;
+}
+
+/* x as the forward reads it: itself when its rows reshape into an (N*T) x D matrix, else a
+   contiguous copy (pushed). Returns the index of the tensor to use. */
+static int sequence_input(lua_State *L, int i)
+{
+    ty_tensor *x = lt_check(L, i);
+    ty_tensor v = *x;
+    int64_t rows[2] = { x->shape[0] * x->shape[1], x->shape[2] };
+    if (ty_view_reshape(&v, 2, rows)) return i;
+    ty_tensor *c = lt_push_new(L, 3, x->shape);
+    ty_copy_flat(c, x);
+    return lua_gettop(L);
+}
+
+static int rnn_forward(lua_State *L)
+{
+    check_rnn(L, 1);
+    ty_tensor *x = check_named(L, 2, "forward", "x");
+    ty_tensor *h0 = check_named(L, 3, "forward", "h0");
+    lua_settop(L, 3);
+    ty_tensor *W_ih, *W_hh, *b;
+    weights(L, "forward", &W_ih, &W_hh, &b);
+    ty_error e;
+    raise_if(L, ty_rnn_check_sequence(x, h0, W_ih, W_hh, b, &e), &e);
+    int xi = sequence_input(L, 2);
+    x = lt_check(L, xi);
+    int64_t shape[3] = { x->shape[0], x->shape[1], W_ih->shape[1] };
+    ty_tensor *h = lt_push_new(L, 3, shape);
+    ty_allocator a = lt_allocator(L);
+    raise_if(L, ty_rnn_forward(h, x, h0, W_ih, W_hh, b, &a, &e), &e);
+    set_uv(L, 1, xi, UV_SEQ_X);
+    set_uv(L, 1, 3, UV_SEQ_H0);
+    set_uv(L, 1, -1, UV_SEQ_H);
+    return 1;
+}
+
+static int rnn_backward(lua_State *L)
+{
+    lt_rnn *r = check_rnn(L, 1);
+    ty_tensor *dout = check_named(L, 2, "backward", "dout");
+    ty_tensor *x = uv_tensor(L, UV_SEQ_X), *h0 = uv_tensor(L, UV_SEQ_H0);
+    ty_tensor *h = uv_tensor(L, UV_SEQ_H);
+    if (!x || !h0 || !h) return luaL_error(L, "backward: call forward first");
+    ty_tensor *W_ih, *W_hh, *b;
+    weights(L, "backward", &W_ih, &W_hh, &b);
+    ty_error e;
+    raise_if(L, ty_rnn_check_backward(dout, x, h, W_ih, W_hh, &e), &e);
+    lua_settop(L, 2);
+    ty_tensor *dx = lt_push_new(L, 3, x->shape);
+    ty_tensor *dh0 = lt_push_new(L, 2, h0->shape);
+    ty_tensor *dW_ih = lt_push_new(L, 2, W_ih->shape);
+    ty_tensor *dW_hh = lt_push_new(L, 2, W_hh->shape);
+    ty_tensor *db = lt_push_new(L, 1, b->shape);
+    ty_allocator a = lt_allocator(L);
+    raise_if(L, ty_rnn_backward(dx, dh0, dW_ih, dW_hh, db, dout, x, h0, h, W_ih, W_hh, &r->ws,
+                                &a, &e), &e);
+    set_uv(L, 1, 3, UV_DX);
+    set_uv(L, 1, 4, UV_DH0);
+    set_uv(L, 1, 5, UV_DW_IH);
+    set_uv(L, 1, 6, UV_DW_HH);
+    set_uv(L, 1, 7, UV_DB);
+    return 5;
+}
+
+static int rnn_index(lua_State *L)
+{
+    check_rnn(L, 1);
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        const char *k = lua_tostring(L, 2);
+        int uv = field_index(k);
+        if (uv) {
+            lua_getiuservalue(L, 1, uv);
+            return 1;
+        }
+        if (strcmp(k, "in_size") == 0 || strcmp(k, "out_size") == 0) {
+            ty_tensor *W_ih = uv_tensor(L, UV_W_IH);
+            if (!W_ih || W_ih->ndim != 2) return luaL_error(L, "%s: W_ih is not a matrix", k);
+            lua_pushinteger(L, (lua_Integer)W_ih->shape[k[0] == 'i' ? 0 : 1]);
+            return 1;
+        }
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+        lua_pop(L, 1);
+    }
+    lua_getiuservalue(L, 1, UV_EXTRA);
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    return 1;
+}
+
+static int rnn_newindex(lua_State *L)
+{
+    check_rnn(L, 1);
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        const char *k = lua_tostring(L, 2);
+        int uv = field_index(k);
+        if (uv) {
+            if (uv <= UV_B && !lt_test(L, 3))
+                return luaL_error(L, "RNNLayer: %s must be a tensor (got %s)", k, luaL_typename(L, 3));
+            if (!lua_isnil(L, 3) && !lt_test(L, 3))
+                return luaL_error(L, "RNNLayer: %s must be a tensor or nil (got %s)", k,
+                                  luaL_typename(L, 3));
+            lua_settop(L, 3);
+            lua_setiuservalue(L, 1, uv);
+            return 0;
+        }
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+            return luaL_error(L, "RNNLayer: %s is a method and cannot be assigned", k);
+        lua_settop(L, 3);
+    }
+    lua_getiuservalue(L, 1, UV_EXTRA);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 3);
+    lua_rawset(L, -3);
+    return 0;
+}
+
+static int rnn_tostring(lua_State *L)
+{
+    check_rnn(L, 1);
+    ty_tensor *W_ih = uv_tensor(L, UV_W_IH);
+    if (W_ih && W_ih->ndim == 2)
+        lua_pushfstring(L, "RNNLayer(%I -> %I)", (lua_Integer)W_ih->shape[0],
+                        (lua_Integer)W_ih->shape[1]);
+    else
+        lua_pushliteral(L, "RNNLayer(?)");
+    return 1;
+}
+
+static int rnn_gc(lua_State *L)
+{
+    lt_rnn *r = check_rnn(L, 1);
+    ty_tensor_free(&r->ws);
+    return 0;
+}
+
+/* ---- Tanh ----------------------------------------------------------------------------- */
+
+static int tanh_new(lua_State *L)
+{
+    lua_newuserdatauv(L, 1, 1);
+    luaL_setmetatable(L, LT_TANH);
+    return 1;
+}
+
+static int tanh_forward(lua_State *L)
+{
+    luaL_checkudata(L, 1, LT_TANH);
+    ty_tensor *x = check_named(L, 2, "Tanh.forward", "x");
+    ty_tensor *y = lt_push_new(L, x->ndim, x->shape);
+    ty_unary(y, x, TY_TANH);
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, 1);
+    return 1;
+}
+
+static int tanh_backward(lua_State *L)
+{
+    luaL_checkudata(L, 1, LT_TANH);
+    ty_tensor *dout = check_named(L, 2, "Tanh.backward", "dout");
+    lua_getiuservalue(L, 1, 1);
+    ty_tensor *y = lt_test(L, -1);
+    if (!y) return luaL_error(L, "Tanh.backward: call forward first");
+    if (!ty_same_shape(y, dout)) {
+        char s1[96], s2[96];
+        return luaL_error(L, "Tanh.backward: dout is %s but forward's output is %s", LT_SHAPE(dout, s1),
+                          LT_SHAPE(y, s2));
+    }
+    ty_tensor *dx = lt_push_new(L, y->ndim, y->shape);
+    /* dx = dout * (1 - y^2) */
+    ty_binary(dx, y, y, TY_MUL);
+    double one = 1.0;
+    ty_tensor s = ty_tensor_scalar(&one);
+    ty_binary(dx, &s, dx, TY_SUB);
+    ty_binary(dx, dx, dout, TY_MUL);
+    return 1;
+}
+
+static int tanh_tostring(lua_State *L)
+{
+    lua_pushliteral(L, "Tanh()");
+    return 1;
+}
+
+static const luaL_Reg rnn_methods[] = {
+    { "forward_step", rnn_forward_step },
+    { "backward_step", rnn_backward_step },
+    { "forward", rnn_forward },
+    { "backward", rnn_backward },
+    { NULL, NULL }
+};
+
+static const luaL_Reg tanh_methods[] = {
+    { "forward", tanh_forward },
+    { "backward", tanh_backward },
+    { "__tostring", tanh_tostring },
+    { NULL, NULL }
+};
+
+void lt_open_nn(lua_State *L)
+{
+    if (luaL_newmetatable(L, LT_RNN)) {
+        luaL_newlib(L, rnn_methods);
+        lua_pushvalue(L, -1);
+        lua_pushcclosure(L, rnn_index, 1);
+        lua_setfield(L, -3, "__index");
+        lua_pushcclosure(L, rnn_newindex, 1);
+        lua_setfield(L, -2, "__newindex");
+        lua_pushcfunction(L, rnn_tostring);
+        lua_setfield(L, -2, "__tostring");
+        lua_pushcfunction(L, rnn_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
+    if (luaL_newmetatable(L, LT_TANH)) {
+        luaL_setfuncs(L, tanh_methods, 0);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushcfunction(L, rnn_new);
+    lua_setfield(L, -2, "RNNLayer");
+    lua_pushcfunction(L, tanh_new);
+    lua_setfield(L, -2, "Tanh");
+}

@@ -1,0 +1,292 @@
+/* rnn.c: the vanilla tanh RNN (h_t = tanh(x_t W_ih + h_{t-1} W_hh + b)) forward and backward,
+   with whole-sequence GEMMs wherever the math allows and no allocation per time step. */
+#include "rnn.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "ops.h"
+
+static ty_tensor matrix(double *data, int64_t rows, int64_t cols, int64_t s0, int64_t s1)
+{
+    ty_tensor m;
+    memset(&m, 0, sizeof m);
+    m.data = data;
+    m.ndim = 2;
+    m.shape[0] = rows;
+    m.shape[1] = cols;
+    m.stride[0] = s0;
+    m.stride[1] = s1;
+    return m;
+}
+
+static ty_tensor transposed(const ty_tensor *m)
+{
+    ty_tensor t = *m;
+    ty_view_transpose(&t, 0, 1);
+    return t;
+}
+
+/* Slice t of a N x T x K tensor: an N x K matrix. */
+static ty_tensor step_of(const ty_tensor *seq, int64_t t)
+{
+    return matrix(seq->data + t * seq->stride[1], seq->shape[0], seq->shape[2], seq->stride[0],
+                  seq->stride[2]);
+}
+
+int ty_workspace_reserve(ty_tensor *ws, int64_t n, const ty_allocator *a, ty_error *e)
+{
+    if (ws->storage && ws->storage->size >= n) return TY_OK;
+    ty_tensor_free(ws);
+    return ty_tensor_alloc(ws, a, 1, &n, e);
+}
+
+int ty_rnn_check_weights(const ty_tensor *W_ih, const ty_tensor *W_hh, const ty_tensor *b,
+                         const char *fname, ty_error *e)
+{
+    char s1[96], s2[96];
+    if (W_ih->ndim != 2)
+        return ty_fail(e, TY_EARG, "%s: W_ih is %s but must be a D x H matrix", fname,
+                       ty_shape_str(W_ih, s1, sizeof s1));
+    if (W_hh->ndim != 2 || W_hh->shape[0] != W_hh->shape[1] || W_hh->shape[1] != W_ih->shape[1])
+        return ty_fail(e, TY_EARG, "%s: W_hh is %s but W_ih is %s (W_hh must be H x H with H = W_ih columns)",
+                       fname, ty_shape_str(W_hh, s1, sizeof s1), ty_shape_str(W_ih, s2, sizeof s2));
+    if (b->ndim != 1 || b->shape[0] != W_ih->shape[1])
+        return ty_fail(e, TY_EARG, "%s: b is %s but W_ih is %s (b must be a vector of H = W_ih columns)",
+                       fname, ty_shape_str(b, s1, sizeof s1), ty_shape_str(W_ih, s2, sizeof s2));
+    return TY_OK;
+}
+
+/* Checks that m is rows x cols (by shape) and names both shapes when it is not. */
+static int check_matrix(const ty_tensor *m, const char *mname, int64_t rows, int64_t cols,
+                        const char *why, const char *fname, ty_error *e)
+{
+    if (m->ndim == 2 && m->shape[0] == rows && m->shape[1] == cols) return TY_OK;
+    char s1[96], s2[96];
+    int64_t want[2] = { rows, cols };
+    return ty_fail(e, TY_EARG, "%s: %s is %s but must be %s (%s)", fname, mname,
+                   ty_shape_str(m, s1, sizeof s1), ty_shape_str_n(2, want, s2, sizeof s2), why);
+}
+
+/* m = tanh(m + b), m an N x H matrix of any strides. */
+static void add_bias_tanh(ty_tensor *m, const ty_tensor *b)
+{
+    int64_t N = m->shape[0], H = m->shape[1], bs = b->stride[0];
+    for (int64_t i = 0; i < N; i++) {
+        double *row = m->data + i * m->stride[0];
+        int64_t s = m->stride[1];
+        if (s == 1 && bs == 1)
+            for (int64_t j = 0; j < H; j++) row[j] = tanh(row[j] + b->data[j]);
+        else
+            for (int64_t j = 0; j < H; j++) row[j * s] = tanh(row[j * s] + b->data[j * bs]);
+    }
+}
+
+int ty_rnn_check_step(const ty_tensor *x, const ty_tensor *prev_h, const ty_tensor *W_ih,
+                      const ty_tensor *W_hh, const ty_tensor *b, const char *fname, ty_error *e)
+{
+    int rc;
+    if ((rc = ty_rnn_check_weights(W_ih, W_hh, b, fname, e))) return rc;
+    int64_t D = W_ih->shape[0], H = W_ih->shape[1];
+    char s1[96], s2[96];
+    if (x->ndim != 2 || x->shape[1] != D)
+        return ty_fail(e, TY_EARG, "%s: x is %s but W_ih is %s (x must be N x D with D = W_ih rows)",
+                       fname, ty_shape_str(x, s1, sizeof s1), ty_shape_str(W_ih, s2, sizeof s2));
+    return check_matrix(prev_h, "prev_h", x->shape[0], H, "N = x rows, H = W_hh columns", fname, e);
+}
+
+int ty_rnn_check_sequence(const ty_tensor *x, const ty_tensor *h0, const ty_tensor *W_ih,
+                          const ty_tensor *W_hh, const ty_tensor *b, ty_error *e)
+{
+    int rc;
+    if ((rc = ty_rnn_check_weights(W_ih, W_hh, b, "forward", e))) return rc;
+    int64_t D = W_ih->shape[0], H = W_ih->shape[1];
+    char s1[96], s2[96];
+    if (x->ndim != 3 || x->shape[2] != D)
+        return ty_fail(e, TY_EARG, "forward: x is %s but W_ih is %s (x must be N x T x D with D = W_ih rows)",
+                       ty_shape_str(x, s1, sizeof s1), ty_shape_str(W_ih, s2, sizeof s2));
+    return check_matrix(h0, "h0", x->shape[0], H, "N = x's first size, H = W_hh columns", "forward", e);
+}
+
+/* The weights must still fit what the forward saw: D from x, H from its result. */
+static int check_weights_fit(const ty_tensor *W_ih, const ty_tensor *W_hh, int64_t D, int64_t H,
+                             const char *fname, ty_error *e)
+{
+    int rc;
+    if ((rc = check_matrix(W_ih, "W_ih", D, H, "the sizes of the last forward", fname, e))) return rc;
+    return check_matrix(W_hh, "W_hh", H, H, "the sizes of the last forward", fname, e);
+}
+
+int ty_rnn_check_step_backward(const ty_tensor *prev_h, const ty_tensor *dnext_h,
+                               const ty_tensor *x, const ty_tensor *next_h,
+                               const ty_tensor *W_ih, const ty_tensor *W_hh, ty_error *e)
+{
+    int rc;
+    int64_t N = next_h->shape[0], H = next_h->shape[1];
+    if ((rc = check_matrix(prev_h, "prev_h", N, H, "the shape of forward_step's prev_h", "backward_step", e)))
+        return rc;
+    if ((rc = check_matrix(dnext_h, "dnext_h", N, H, "the shape of forward_step's result", "backward_step", e)))
+        return rc;
+    return check_weights_fit(W_ih, W_hh, x->shape[1], H, "backward_step", e);
+}
+
+int ty_rnn_check_backward(const ty_tensor *dout, const ty_tensor *x, const ty_tensor *h,
+                          const ty_tensor *W_ih, const ty_tensor *W_hh, ty_error *e)
+{
+    if (!ty_same_shape(dout, h)) {
+        char s1[96], s2[96];
+        return ty_fail(e, TY_EARG, "backward: dout is %s but forward's result h is %s (they must match)",
+                       ty_shape_str(dout, s1, sizeof s1), ty_shape_str(h, s2, sizeof s2));
+    }
+    return check_weights_fit(W_ih, W_hh, x->shape[2], h->shape[2], "backward", e);
+}
+
+int ty_rnn_step_forward(ty_tensor *next_h, const ty_tensor *x, const ty_tensor *prev_h,
+                        const ty_tensor *W_ih, const ty_tensor *W_hh, const ty_tensor *b,
+                        const ty_allocator *a, ty_error *e)
+{
+    int rc;
+    if ((rc = ty_gemm(next_h, x, W_ih, 0.0, a, e))) return rc;
+    if ((rc = ty_gemm(next_h, prev_h, W_hh, 1.0, a, e))) return rc;
+    add_bias_tanh(next_h, b);
+    return TY_OK;
+}
+
+/* dA = (dh [+ dout]) * (1 - h^2), all N x H matrices of any strides (dout may be NULL). */
+static void tanh_grad(ty_tensor *dA, const ty_tensor *dh, const ty_tensor *dout,
+                      const ty_tensor *h)
+{
+    int64_t N = h->shape[0], H = h->shape[1];
+    for (int64_t i = 0; i < N; i++) {
+        double *pa = dA->data + i * dA->stride[0];
+        const double *ph = h->data + i * h->stride[0];
+        const double *pd = dh->data + i * dh->stride[0];
+        const double *po = dout ? dout->data + i * dout->stride[0] : NULL;
+        int64_t sa = dA->stride[1], sh = h->stride[1], sd = dh->stride[1];
+        int64_t so = dout ? dout->stride[1] : 0;
+        for (int64_t j = 0; j < H; j++) {
+            double g = pd[j * sd] + (po ? po[j * so] : 0.0);
+            double y = ph[j * sh];
+            pa[j * sa] = g * (1.0 - y * y);
+        }
+    }
+}
+
+/* db (H) = column sums of the rows x H matrix m. */
+static void column_sums(ty_tensor *db, const ty_tensor *m)
+{
+    int64_t R = m->shape[0], H = m->shape[1];
+    for (int64_t j = 0; j < H; j++) db->data[j * db->stride[0]] = 0.0;
+    for (int64_t i = 0; i < R; i++) {
+        const double *row = m->data + i * m->stride[0];
+        for (int64_t j = 0; j < H; j++) db->data[j * db->stride[0]] += row[j * m->stride[1]];
+    }
+}
+
+int ty_rnn_step_backward(ty_tensor *dx, ty_tensor *dprev_h, ty_tensor *dW_ih, ty_tensor *dW_hh,
+                         ty_tensor *db, const ty_tensor *x, const ty_tensor *prev_h,
+                         const ty_tensor *next_h, const ty_tensor *dnext_h,
+                         const ty_tensor *W_ih, const ty_tensor *W_hh, ty_tensor *ws,
+                         const ty_allocator *a, ty_error *e)
+{
+    int rc;
+    int64_t N = next_h->shape[0], H = next_h->shape[1];
+    if ((rc = ty_workspace_reserve(ws, N * H, a, e))) return rc;
+    ty_tensor dA = matrix(ws->data, N, H, H, 1);
+    tanh_grad(&dA, dnext_h, NULL, next_h);
+    ty_tensor W_ihT = transposed(W_ih), W_hhT = transposed(W_hh);
+    ty_tensor xT = transposed(x), hT = transposed(prev_h);
+    if ((rc = ty_gemm(dx, &dA, &W_ihT, 0.0, a, e))) return rc;
+    if ((rc = ty_gemm(dprev_h, &dA, &W_hhT, 0.0, a, e))) return rc;
+    if ((rc = ty_gemm(dW_ih, &xT, &dA, 0.0, a, e))) return rc;
+    if ((rc = ty_gemm(dW_hh, &hT, &dA, 0.0, a, e))) return rc;
+    column_sums(db, &dA);
+    return TY_OK;
+}
+
+/* x (N x T x K) as an (N*T) x K matrix, when its strides allow. */
+static int as_rows(ty_tensor *m, const ty_tensor *seq)
+{
+    ty_tensor v = *seq;
+    int64_t shape[2] = { seq->shape[0] * seq->shape[1], seq->shape[2] };
+    if (!ty_view_reshape(&v, 2, shape)) return 0;
+    *m = v;
+    return 1;
+}
+
+int ty_rnn_forward(ty_tensor *h, const ty_tensor *x, const ty_tensor *h0, const ty_tensor *W_ih,
+                   const ty_tensor *W_hh, const ty_tensor *b, const ty_allocator *a, ty_error *e)
+{
+    int rc;
+    int64_t N = x->shape[0], T = x->shape[1], H = W_ih->shape[1];
+    ty_tensor X2, H2;
+    if (!as_rows(&X2, x) || !as_rows(&H2, h))
+        return ty_fail(e, TY_EARG, "forward: x and h must be reshapeable to (N*T) x D");
+    /* all input projections at once, straight into h */
+    if ((rc = ty_gemm(&H2, &X2, W_ih, 0.0, a, e))) return rc;
+    for (int64_t t = 0; t < T; t++) {
+        ty_tensor ht = step_of(h, t);
+        ty_tensor prev = t == 0 ? *h0 : step_of(h, t - 1);
+        if ((rc = ty_gemm(&ht, &prev, W_hh, 1.0, a, e))) return rc;
+        add_bias_tanh(&ht, b);
+    }
+    (void)N;
+    (void)H;
+    return TY_OK;
+}
+
+int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *dW_hh,
+                    ty_tensor *db, const ty_tensor *dout, const ty_tensor *x,
+                    const ty_tensor *h0, const ty_tensor *h, const ty_tensor *W_ih,
+                    const ty_tensor *W_hh, ty_tensor *ws, const ty_allocator *a, ty_error *e)
+{
+    int rc;
+    int64_t N = h->shape[0], T = h->shape[1], H = h->shape[2];
+    /* workspace: dA for the whole sequence (N x T x H), then dh for the running step (N x H) */
+    if ((rc = ty_workspace_reserve(ws, N * T * H + N * H, a, e))) return rc;
+    ty_tensor dA;
+    memset(&dA, 0, sizeof dA);
+    dA.data = ws->data;
+    dA.ndim = 3;
+    dA.shape[0] = N;
+    dA.shape[1] = T;
+    dA.shape[2] = H;
+    ty_contiguous_strides(3, dA.shape, dA.stride);
+    ty_tensor dh = matrix(ws->data + N * T * H, N, H, H, 1);
+    ty_fill(&dh, 0.0);
+    ty_tensor W_hhT = transposed(W_hh), W_ihT = transposed(W_ih);
+
+    if (T == 0) {
+        ty_fill(dh0, 0.0);
+    }
+    for (int64_t t = T - 1; t >= 0; t--) {
+        ty_tensor dAt = step_of(&dA, t), ht = step_of(h, t), dot = step_of(dout, t);
+        tanh_grad(&dAt, &dh, &dot, &ht);
+        /* the last step back writes the gradient of h0 directly */
+        if ((rc = ty_gemm(t == 0 ? dh0 : &dh, &dAt, &W_hhT, 0.0, a, e))) return rc;
+    }
+
+    ty_tensor dA2, X2, dX2;
+    as_rows(&dA2, &dA);
+    if (!as_rows(&X2, x) || !as_rows(&dX2, dx))
+        return ty_fail(e, TY_EARG, "backward: x and dx must be reshapeable to (N*T) x D");
+    ty_tensor X2T = transposed(&X2);
+    if ((rc = ty_gemm(&dX2, &dA2, &W_ihT, 0.0, a, e))) return rc;
+    if ((rc = ty_gemm(dW_ih, &X2T, &dA2, 0.0, a, e))) return rc;
+
+    /* dW_hh = h0^T dA_0 + sum over samples of h[n, 0:T-1]^T dA[n, 1:T] */
+    ty_tensor h0T = transposed(h0), dA0 = step_of(&dA, 0);
+    if (T > 0) {
+        if ((rc = ty_gemm(dW_hh, &h0T, &dA0, 0.0, a, e))) return rc;
+    } else {
+        ty_fill(dW_hh, 0.0);
+    }
+    for (int64_t n = 0; T > 1 && n < N; n++) {
+        ty_tensor hp = matrix(h->data + n * h->stride[0], T - 1, H, h->stride[1], h->stride[2]);
+        ty_tensor hpT = transposed(&hp);
+        ty_tensor dAn = matrix(dA.data + n * dA.stride[0] + dA.stride[1], T - 1, H, dA.stride[1], 1);
+        if ((rc = ty_gemm(dW_hh, &hpT, &dAn, 1.0, a, e))) return rc;
+    }
+    column_sums(db, &dA2);
+    return TY_OK;
+}
