@@ -47,7 +47,7 @@ ty_tensor *lt_push_empty(lua_State *L)
 
 /* Tensor bytes are invisible to Lua's collector; report big ones so garbage tensors are
    collected at the pace they are made (Lua's own advice for external memory). */
-static void gc_pressure(lua_State *L, int64_t elements)
+void lt_gc_pressure(lua_State *L, int64_t elements)
 {
     int64_t kb = elements / 128; /* 8 bytes each */
     if (kb >= 64) lua_gc(L, LUA_GCSTEP, (int)(kb > (1 << 30) ? (1 << 30) : kb));
@@ -59,7 +59,7 @@ ty_tensor *lt_push_new(lua_State *L, int ndim, const int64_t *shape)
     ty_allocator a = lt_allocator(L);
     ty_error e;
     if (ty_tensor_alloc(t, &a, ndim, shape, &e)) lt_raise(L, &e);
-    gc_pressure(L, ty_numel(t));
+    lt_gc_pressure(L, ty_numel(t));
     return t;
 }
 
@@ -81,7 +81,7 @@ static int64_t check_size(lua_State *L, int i, const char *fname)
         return luaL_error(L, "%s: sizes must be integers (argument %d is %s)", fname, i,
                           luaL_typename(L, i));
     }
-    if (v < 0) return luaL_error(L, "%s: size %lld is negative", fname, (long long)v);
+    if (v < 0) return luaL_error(L, "%s: size %I is negative", fname, (lua_Integer)v);
     return (int64_t)v;
 }
 
@@ -113,9 +113,9 @@ static int64_t check_index(lua_State *L, lua_Integer i, int64_t size, int dim, c
     lua_Integer j = i < 0 ? i + size + 1 : i;
     if (j < 1 || j > size)
         luaL_error(L,
-                   "%s: index %lld is out of range for dimension %d of size %lld "
+                   "%s: index %I is out of range for dimension %d of size %I "
                    "(indexes are 1-based, negative ones count from the end)",
-                   fname, (long long)i, dim, (long long)size);
+                   fname, (lua_Integer)i, dim, (lua_Integer)size);
     return (int64_t)(j - 1);
 }
 
@@ -126,8 +126,8 @@ static int check_dim(lua_State *L, int arg, const ty_tensor *t, const char *fnam
     lua_Integer j = d < 0 ? d + t->ndim + 1 : d;
     if (j < 1 || j > t->ndim) {
         char b[96];
-        luaL_error(L, "%s: dimension %lld is out of range for a %d-d tensor (%s)", fname,
-                   (long long)d, t->ndim, LT_SHAPE(t, b));
+        luaL_error(L, "%s: dimension %I is out of range for a %d-d tensor (%s)", fname,
+                   (lua_Integer)d, t->ndim, LT_SHAPE(t, b));
     }
     return (int)(j - 1);
 }
@@ -160,8 +160,8 @@ static void table_shape(lua_State *L, int idx, int depth, int *nd, int64_t *shap
     int64_t n = (int64_t)luaL_len(L, idx);
     if (depth < *known) {
         if (shape[depth] != n)
-            luaL_error(L, "tensor: ragged table (a row at depth %d has %lld elements, expected %lld)",
-                       depth + 1, (long long)n, (long long)shape[depth]);
+            luaL_error(L, "tensor: ragged table (a row at depth %d has %I elements, expected %I)",
+                       depth + 1, (lua_Integer)n, (lua_Integer)shape[depth]);
     } else {
         shape[depth] = n;
         *known = depth + 1;
@@ -171,14 +171,14 @@ static void table_shape(lua_State *L, int idx, int depth, int *nd, int64_t *shap
         int ty = lua_geti(L, idx, (lua_Integer)i);
         if (ty == LUA_TTABLE) {
             if (*nd > depth + 1 || i == 1) table_shape(L, lua_gettop(L), depth + 1, nd, shape, known);
-            else luaL_error(L, "tensor: ragged table (element %lld at depth %d is a table, others are numbers)",
-                            (long long)i, depth + 1);
+            else luaL_error(L, "tensor: ragged table (element %I at depth %d is a table, others are numbers)",
+                            (lua_Integer)i, depth + 1);
         } else if (ty == LUA_TNUMBER) {
             if (*nd > depth + 1)
-                luaL_error(L, "tensor: ragged table (element %lld at depth %d is a number, others are tables)",
-                           (long long)i, depth + 1);
+                luaL_error(L, "tensor: ragged table (element %I at depth %d is a number, others are tables)",
+                           (lua_Integer)i, depth + 1);
         } else {
-            luaL_error(L, "tensor: element %lld at depth %d is a %s, expected a number", (long long)i,
+            luaL_error(L, "tensor: element %I at depth %d is a %s, expected a number", (lua_Integer)i,
                        depth + 1, luaL_typename(L, -1));
         }
         lua_pop(L, 1);
@@ -292,7 +292,7 @@ static int l_arange(lua_State *L)
     }
     if (step == 0) return luaL_error(L, "arange: step must not be zero");
     double len = ceil((stop - start) / step);
-    if (!(len < 1e15)) return luaL_error(L, "arange: too many elements (%g)", len);
+    if (!(len < 1e15)) return luaL_error(L, "arange: too many elements (%f)", len);
     int64_t n = len > 0 ? (int64_t)len : 0;
     ty_tensor *t = lt_push_new(L, 1, &n);
     for (int64_t i = 0; i < n; i++) t->data[i] = start + (double)i * step;
@@ -374,8 +374,8 @@ static int m_narrow(lua_State *L)
     int64_t size = t->shape[d];
     lua_Integer s0 = start < 0 ? start + size + 1 : start;
     if (s0 < 1 || s0 > size + 1 || len < 0 || s0 - 1 + len > size)
-        return luaL_error(L, "narrow: start %lld and length %lld do not fit dimension %d of size %lld",
-                          (long long)start, (long long)len, d + 1, (long long)size);
+        return luaL_error(L, "narrow: start %I and length %I do not fit dimension %d of size %I",
+                          (lua_Integer)start, (lua_Integer)len, d + 1, (lua_Integer)size);
     ty_tensor *v = lt_push_view(L, t);
     ty_view_narrow(v, d, (int64_t)(s0 - 1), (int64_t)len);
     return 1;
@@ -422,7 +422,7 @@ static int read_new_shape(lua_State *L, const ty_tensor *t, int64_t *shape, cons
             if (infer >= 0) return luaL_error(L, "%s: only one size may be -1", fname);
             infer = i;
         } else if (raw[i] < 0) {
-            return luaL_error(L, "%s: size %lld is negative", fname, (long long)raw[i]);
+            return luaL_error(L, "%s: size %I is negative", fname, (lua_Integer)raw[i]);
         } else {
             known *= raw[i];
         }
@@ -433,14 +433,14 @@ static int read_new_shape(lua_State *L, const ty_tensor *t, int64_t *shape, cons
     if (infer >= 0) {
         if (known == 0 || n % known != 0) {
             shape[infer] = 0;
-            return luaL_error(L, "%s: cannot reshape %s (%lld elements) into a shape with -1",
-                              fname, LT_SHAPE(t, b1), (long long)n);
+            return luaL_error(L, "%s: cannot reshape %s (%I elements) into a shape with -1",
+                              fname, LT_SHAPE(t, b1), (lua_Integer)n);
         }
         shape[infer] = n / known;
     }
     if (ty_shape_numel(nd, shape) != n)
-        return luaL_error(L, "%s: cannot reshape %s (%lld elements) into %s", fname,
-                          LT_SHAPE(t, b1), (long long)n, ty_shape_str_n(nd, shape, b2, sizeof b2));
+        return luaL_error(L, "%s: cannot reshape %s (%I elements) into %s", fname,
+                          LT_SHAPE(t, b1), (lua_Integer)n, ty_shape_str_n(nd, shape, b2, sizeof b2));
     return nd;
 }
 
@@ -532,8 +532,8 @@ static int m_item(lua_State *L)
     ty_tensor *t = lt_check(L, 1);
     if (ty_numel(t) != 1) {
         char b[96];
-        return luaL_error(L, "item: a %s tensor has %lld elements, item needs exactly one",
-                          LT_SHAPE(t, b), (long long)ty_numel(t));
+        return luaL_error(L, "item: a %s tensor has %I elements, item needs exactly one",
+                          LT_SHAPE(t, b), (lua_Integer)ty_numel(t));
     }
     int64_t idx[TY_MAX_DIMS] = { 0 };
     lua_pushnumber(L, *ty_element(t, idx));
@@ -749,7 +749,7 @@ static int m_clip(lua_State *L)
 {
     ty_tensor *t = lt_check(L, 1);
     double lo = luaL_optnumber(L, 2, -HUGE_VAL), hi = luaL_optnumber(L, 3, HUGE_VAL);
-    if (lo > hi) return luaL_error(L, "clip: lower bound %g is above upper bound %g", lo, hi);
+    if (lo > hi) return luaL_error(L, "clip: lower bound %f is above upper bound %f", lo, hi);
     ty_tensor *out = push_like(L, t);
     ty_clip(out, t, lo, hi);
     return 1;

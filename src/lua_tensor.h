@@ -17,6 +17,8 @@ ty_tensor *lt_test(lua_State *L, int i);
 ty_tensor *lt_push_empty(lua_State *L);
 /* Pushes a new contiguous tensor of the shape (values uninitialised); Lua error on failure. */
 ty_tensor *lt_push_new(lua_State *L, int ndim, const int64_t *shape);
+/* Tells Lua's collector about tensor data it cannot see (call after filling a new slot). */
+void lt_gc_pressure(lua_State *L, int64_t elements);
 /* Pushes a view sharing src's storage. */
 ty_tensor *lt_push_view(lua_State *L, const ty_tensor *src);
 /* The engine allocator for tensor data (the Lua state's allocator). */
