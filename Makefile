@@ -26,7 +26,7 @@ LUA_OBJ  = $(LUA_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_modules.o
 HOST_OBJ = $(HOST_SRC:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJ  = $(CORE_OBJ) $(LUA_OBJ) $(HOST_OBJ)
 
-.PHONY: all deps run test bench install clean check-asan check-valgrind
+.PHONY: all deps run test test-valgrind bench bench-deps install clean check-asan check-valgrind
 
 all: deps $(BUILD)/tycho $(BUILD)/libtycho.a $(BUILD)/libtycho.so $(BUILD)/tycho.so
 
@@ -75,20 +75,62 @@ $(BUILD)/libtycho.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/libtycho.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(LIBS)
 
 # The C module for stock lua5.4: no liblua (the interpreter provides it) and no host layer.
 $(BUILD)/tycho.so: $(CORE_OBJ) $(LUA_OBJ)
-	$(CC) -shared -o $@ $^ $(BLAS_LIBS) -lm
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(BLAS_LIBS) -lm
 
 $(BUILD)/tycho: $(BUILD)/obj/main.o $(BUILD)/libtycho.a
-	$(CC) -o $@ $^ $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 run: all
 	$(BUILD)/tycho examples/rnn_notebook.lua
 
-test: all
-	$(BUILD)/tycho spec/run.lua
+# C tests of the embedding API: each spec/c/*_test.c ends with "N passed, N failed".
+C_TESTS = $(patsubst spec/c/%.c,$(BUILD)/ctest/%,$(wildcard spec/c/*_test.c))
+
+$(BUILD)/ctest/%: spec/c/%.c $(BUILD)/libtycho.a src/tycho.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtycho.a $(LIBS) -lpthread
+
+# Runs the C tests, then every LuaUnit spec; one closing line counts both.
+test: all $(C_TESTS)
+	@passed=0; failed=0; \
+	for t in $(C_TESTS); do \
+	  echo "== $$t"; $(SPEC_ENV) $$t > $(BUILD)/ctest.out 2>&1; rc=$$?; cat $(BUILD)/ctest.out; \
+	  line=$$(grep -E '^[0-9]+ passed, [0-9]+ failed$$' $(BUILD)/ctest.out | tail -1); \
+	  p=$${line%% passed*}; f=$${line#*, }; f=$${f%% failed*}; \
+	  if [ -z "$$line" ]; then p=0; f=1; elif [ $$rc -ne 0 ] && [ "$$f" = 0 ]; then f=1; fi; \
+	  passed=$$((passed + p)); failed=$$((failed + f)); \
+	done; \
+	TYCHO_BUILD=$(BUILD) $(SPEC_ENV) $(BUILD)/tycho spec/run.lua --extra=$$passed,$$failed
+
+# The whole suite under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+check-asan: deps
+	$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+	  SPEC_ENV="ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 OPENBLAS_NUM_THREADS=1" test
+
+# The whole suite under valgrind memcheck: no errors, nothing definitely or indirectly lost.
+VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+  --show-leak-kinds=definite,indirect --trace-children=no
+check-valgrind: all
+	@command -v valgrind >/dev/null || { apt-get install -y -qq valgrind >/dev/null; }
+	$(MAKE) --no-print-directory SPEC_ENV="OPENBLAS_NUM_THREADS=1 TYCHO_VALGRIND=1" test-valgrind
+
+test-valgrind: all $(C_TESTS)
+	@for t in $(C_TESTS); do echo "== valgrind $$t"; $(SPEC_ENV) $(VALGRIND) $$t || exit 1; done
+	TYCHO_BUILD=$(BUILD) $(SPEC_ENV) $(VALGRIND) $(BUILD)/tycho spec/run.lua
+
+# Benchmarks (not tests): one table with tycho beside NumPy and PyTorch, 1 BLAS thread,
+# then the large RNN case again with 2 threads.
+bench: all
+	OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/run.lua
+	OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/run.lua rnn_fwd_bwd_N64
+
+bench-deps:
+	$(MAKE) --no-print-directory deps EXTRA_PACKAGES="python3-numpy python3-torch"
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

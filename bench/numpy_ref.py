@@ -1,0 +1,122 @@
+# bench/numpy_ref.py: the cases of bench/run.lua in NumPy, written the way the notebook's
+# reference RNNLayer is (a loop over time steps with np.dot). Prints "case median lo hi".
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def timeit(fn, budget=0.5):
+    t0 = time.perf_counter()
+    fn()
+    one = time.perf_counter() - t0
+    for _ in range(3):
+        fn()
+    n = max(1, int(0.005 / max(one, 1e-9)))
+    samples = []
+    start = time.perf_counter()
+    while True:
+        s = time.perf_counter()
+        for _ in range(n):
+            fn()
+        samples.append((time.perf_counter() - s) / n)
+        if (time.perf_counter() - start > budget and len(samples) >= 5) or len(samples) >= 1000:
+            break
+    samples.sort()
+    return float(np.median(samples)), samples[0], samples[-1]
+
+
+class RNNLayer:
+    def __init__(self, D, H):
+        self.W_ih = np.random.rand(D, H)
+        self.W_hh = np.random.rand(H, H)
+        self.b = np.random.rand(H)
+
+    def forward_step(self, x, prev_h):
+        return np.tanh(x.dot(self.W_ih) + prev_h.dot(self.W_hh) + self.b)
+
+    def forward(self, x, h0):
+        N, T, D = x.shape
+        H = self.b.shape[0]
+        h = np.zeros((N, T, H))
+        prev = h0
+        for t in range(T):
+            prev = self.forward_step(x[:, t, :], prev)
+            h[:, t, :] = prev
+        self.x, self.h0, self.h = x, h0, h
+        return h
+
+    def backward(self, dout):
+        x, h0, h = self.x, self.h0, self.h
+        N, T, D = x.shape
+        H = h.shape[2]
+        dx = np.zeros_like(x)
+        dW_ih = np.zeros_like(self.W_ih)
+        dW_hh = np.zeros_like(self.W_hh)
+        db = np.zeros_like(self.b)
+        dnext = np.zeros((N, H))
+        for t in reversed(range(T)):
+            prev = h0 if t == 0 else h[:, t - 1, :]
+            da = (dout[:, t, :] + dnext) * (1 - h[:, t, :] ** 2)
+            dx[:, t, :] = da.dot(self.W_ih.T)
+            dW_ih += x[:, t, :].T.dot(da)
+            dW_hh += prev.T.dot(da)
+            db += da.sum(axis=0)
+            dnext = da.dot(self.W_hh.T)
+        return dx, dnext, dW_ih, dW_hh, db
+
+
+def rnn_case(N, T, D, H):
+    np.random.seed(0)
+    rnn = RNNLayer(D, H)
+    rnn.W_ih = np.random.randn(D, H) * 0.01
+    rnn.W_hh = np.random.randn(H, H) * 0.01
+    x, h0, dout = np.random.randn(N, T, D), np.random.randn(N, H), np.random.randn(N, T, H)
+
+    def run():
+        rnn.forward(x, h0)
+        rnn.backward(dout)
+    return run
+
+
+def step_case():
+    rnn = RNNLayer(10, 4)
+    x, h = np.random.rand(3, 10), np.random.rand(3, 4)
+    return lambda: rnn.forward_step(x, h)
+
+
+def save_case():
+    a = np.random.randn(1000, 1000)
+    path = tempfile.mktemp(suffix=".npy")
+    return lambda: np.save(path, a)
+
+
+def load_case():
+    path = tempfile.mktemp(suffix=".npy")
+    np.save(path, np.random.randn(1000, 1000))
+    return lambda: np.load(path)
+
+
+CASES = [
+    ("rnn_step_N3_D10_H4", step_case),
+    ("rnn_fwd_bwd_N2_T5_D10_H5", lambda: rnn_case(2, 5, 10, 5)),
+    ("rnn_fwd_bwd_N64_T50_D256_H512", lambda: rnn_case(64, 50, 256, 512)),
+    ("dgemm_3200x512x512", lambda: (lambda a, b: (lambda: a @ b))(np.random.randn(3200, 512), np.random.randn(512, 512))),
+    ("matmul_512", lambda: (lambda a, b: (lambda: a @ b))(np.random.randn(512, 512), np.random.randn(512, 512))),
+    ("add_1e6", lambda: (lambda a, b: (lambda: a + b))(np.random.randn(10**6), np.random.randn(10**6))),
+    ("mul_scalar_1e6", lambda: (lambda a: (lambda: a * 2.5))(np.random.randn(10**6))),
+    ("tanh_1e6", lambda: (lambda a: (lambda: np.tanh(a)))(np.random.randn(10**6))),
+    ("sum_1e6", lambda: (lambda a: (lambda: a.sum()))(np.random.randn(10**6))),
+    ("add_broadcast_1000x1000", lambda: (lambda a, b: (lambda: a + b))(np.random.randn(1000, 1000), np.random.randn(1000))),
+    ("npy_save_1e6", save_case),
+    ("npy_load_1e6", load_case),
+]
+
+if __name__ == "__main__":
+    only = sys.argv[1] if len(sys.argv) > 1 else None
+    for name, make in CASES:
+        if only and only not in name:
+            continue
+        med, lo, hi = timeit(make())
+        print(name, med, lo, hi, flush=True)

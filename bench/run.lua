@@ -1,0 +1,120 @@
+-- bench/run.lua: `make bench`. Times tycho on each case, runs the same cases in NumPy and
+-- PyTorch (bench/numpy_ref.py, bench/torch_ref.py under /usr/bin/python3) when they are
+-- installed, and prints one table with medians, GFLOP/s and the ratios.
+package.path = "bench/?.lua;" .. package.path
+local tycho = require "tycho"
+local nn = require "tycho.nn"
+local harness = require "harness"
+
+local threads = os.getenv("OPENBLAS_NUM_THREADS") or "?"
+local only = arg[1]
+
+-- Flops of forward + backward of the RNN: 3 products of 2*N*T*(D*H + H*H) each.
+local function rnn_flops(N, T, D, H) return 3 * 2 * N * T * (D * H + H * H) end
+
+local function rnn_case(N, T, D, H)
+  tycho.random.seed(0)
+  local rnn = nn.RNNLayer(D, H)
+  rnn.W_ih = tycho.randn(D, H) * 0.01
+  rnn.W_hh = tycho.randn(H, H) * 0.01
+  local x, h0, dout = tycho.randn(N, T, D), tycho.randn(N, H), tycho.randn(N, T, H)
+  return function()
+    rnn:forward(x, h0)
+    rnn:backward(dout)
+  end
+end
+
+local cases = {
+  { "rnn_step_N3_D10_H4", nil, function()
+      local rnn = nn.RNNLayer(10, 4)
+      local x, h = tycho.rand(3, 10), tycho.rand(3, 4)
+      return function() rnn:forward_step(x, h) end
+    end },
+  { "rnn_fwd_bwd_N2_T5_D10_H5", rnn_flops(2, 5, 10, 5), function() return rnn_case(2, 5, 10, 5) end },
+  { "rnn_fwd_bwd_N64_T50_D256_H512", rnn_flops(64, 50, 256, 512),
+    function() return rnn_case(64, 50, 256, 512) end },
+  { "dgemm_3200x512x512", 2 * 3200 * 512 * 512, function()
+      local a, b = tycho.randn(3200, 512), tycho.randn(512, 512)
+      return function() tycho.matmul(a, b) end
+    end },
+  { "matmul_512", 2 * 512 ^ 3, function()
+      local a, b = tycho.randn(512, 512), tycho.randn(512, 512)
+      return function() tycho.matmul(a, b) end
+    end },
+  { "add_1e6", nil, function()
+      local a, b = tycho.randn(1000000), tycho.randn(1000000)
+      return function() local _ = a + b end
+    end },
+  { "mul_scalar_1e6", nil, function()
+      local a = tycho.randn(1000000)
+      return function() local _ = a * 2.5 end
+    end },
+  { "tanh_1e6", nil, function()
+      local a = tycho.randn(1000000)
+      return function() local _ = a:tanh() end
+    end },
+  { "sum_1e6", nil, function()
+      local a = tycho.randn(1000000)
+      return function() local _ = a:sum() end
+    end },
+  { "add_broadcast_1000x1000", nil, function()
+      local a, b = tycho.randn(1000, 1000), tycho.randn(1000)
+      return function() local _ = a + b end
+    end },
+  { "npy_save_1e6", nil, function()
+      local a, path = tycho.randn(1000, 1000), os.tmpname()
+      return function() tycho.save(path, a) end
+    end },
+  { "npy_load_1e6", nil, function()
+      local path = os.tmpname()
+      tycho.save(path, tycho.randn(1000, 1000))
+      return function() tycho.load(path) end
+    end },
+}
+
+-- Baselines: each prints "case median lo hi" lines.
+local function baseline(script)
+  local py = "/usr/bin/python3"
+  local f = io.open(py, "r")
+  if not f then return nil end
+  f:close()
+  local p = io.popen(("%s bench/%s %s 2>/dev/null"):format(py, script, only or ""))
+  local out = {}
+  for line in p:lines() do
+    local name, med = line:match("^(%S+)%s+(%S+)")
+    if name then out[name] = tonumber(med) end
+  end
+  p:close()
+  return next(out) and out or nil
+end
+
+local results = {}
+for _, c in ipairs(cases) do
+  if not only or c[1]:find(only, 1, true) then
+    local fn = c[3]()
+    local med, lo, hi = harness.time(fn)
+    results[#results + 1] = { name = c[1], flops = c[2], med = med, lo = lo, hi = hi }
+    collectgarbage()
+  end
+end
+
+local numpy = baseline("numpy_ref.py")
+local torch = baseline("torch_ref.py")
+
+local T = harness.fmt_time
+print(("tycho %s, OPENBLAS_NUM_THREADS=%s (the baselines pin the same count)"):format(tycho.version, threads))
+print(("| %-30s | %-20s | %-7s | %-9s | %-8s | %-9s | %-8s |"):format("case", "tycho median (range)",
+  "GFLOP/s", "NumPy", "NumPy/ty", "PyTorch", "Torch/ty"))
+print("|" .. ("-"):rep(32) .. "|" .. ("-"):rep(22) .. "|" .. ("-"):rep(9) .. "|" .. ("-"):rep(11) .. "|" ..
+  ("-"):rep(10) .. "|" .. ("-"):rep(11) .. "|" .. ("-"):rep(10) .. "|")
+for _, r in ipairs(results) do
+  local gf = r.flops and ("%.1f"):format(r.flops / r.med / 1e9) or "-"
+  local np_t = numpy and numpy[r.name]
+  local th_t = torch and torch[r.name]
+  print(("| %-30s | %-20s | %7s | %9s | %8s | %9s | %8s |"):format(r.name,
+    ("%s (%s..%s)"):format(T(r.med), T(r.lo), T(r.hi)):sub(1, 20), gf,
+    np_t and T(np_t) or "n/a", np_t and ("%.2fx"):format(np_t / r.med) or "-",
+    th_t and T(th_t) or "n/a", th_t and ("%.2fx"):format(th_t / r.med) or "-"))
+end
+if not numpy then print("(NumPy baseline not run: `make bench-deps` installs python3-numpy)") end
+if not torch then print("(PyTorch baseline not run: `make bench-deps` installs python3-torch)") end

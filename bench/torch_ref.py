@@ -1,0 +1,64 @@
+# bench/torch_ref.py: the RNN and array cases of bench/run.lua in PyTorch (float64, the same
+# step loop as bench/numpy_ref.py, no autograd). Prints "case median lo hi".
+import os
+import sys
+
+import torch
+
+from numpy_ref import timeit
+
+torch.set_num_threads(int(os.environ.get("OPENBLAS_NUM_THREADS", "1")))
+torch.set_default_dtype(torch.float64)
+
+
+def rnn_case(N, T, D, H):
+    torch.manual_seed(0)
+    W_ih, W_hh, b = torch.randn(D, H) * 0.01, torch.randn(H, H) * 0.01, torch.rand(H)
+    x, h0, dout = torch.randn(N, T, D), torch.randn(N, H), torch.randn(N, T, H)
+
+    def run():
+        h = torch.empty(N, T, H)
+        prev = h0
+        for t in range(T):
+            prev = torch.tanh(x[:, t, :] @ W_ih + prev @ W_hh + b)
+            h[:, t, :] = prev
+        dx = torch.empty_like(x)
+        dW_ih, dW_hh, db = torch.zeros_like(W_ih), torch.zeros_like(W_hh), torch.zeros_like(b)
+        dnext = torch.zeros(N, H)
+        for t in reversed(range(T)):
+            p = h0 if t == 0 else h[:, t - 1, :]
+            da = (dout[:, t, :] + dnext) * (1 - h[:, t, :] ** 2)
+            dx[:, t, :] = da @ W_ih.T
+            dW_ih += x[:, t, :].T @ da
+            dW_hh += p.T @ da
+            db += da.sum(0)
+            dnext = da @ W_hh.T
+    return run
+
+
+def step_case():
+    W_ih, W_hh, b = torch.rand(10, 4), torch.rand(4, 4), torch.rand(4)
+    x, h = torch.rand(3, 10), torch.rand(3, 4)
+    return lambda: torch.tanh(x @ W_ih + h @ W_hh + b)
+
+
+CASES = [
+    ("rnn_step_N3_D10_H4", step_case),
+    ("rnn_fwd_bwd_N2_T5_D10_H5", lambda: rnn_case(2, 5, 10, 5)),
+    ("rnn_fwd_bwd_N64_T50_D256_H512", lambda: rnn_case(64, 50, 256, 512)),
+    ("dgemm_3200x512x512", lambda: (lambda a, b: (lambda: a @ b))(torch.randn(3200, 512), torch.randn(512, 512))),
+    ("matmul_512", lambda: (lambda a, b: (lambda: a @ b))(torch.randn(512, 512), torch.randn(512, 512))),
+    ("add_1e6", lambda: (lambda a, b: (lambda: a + b))(torch.randn(10**6), torch.randn(10**6))),
+    ("mul_scalar_1e6", lambda: (lambda a: (lambda: a * 2.5))(torch.randn(10**6))),
+    ("tanh_1e6", lambda: (lambda a: (lambda: torch.tanh(a)))(torch.randn(10**6))),
+    ("sum_1e6", lambda: (lambda a: (lambda: a.sum()))(torch.randn(10**6))),
+    ("add_broadcast_1000x1000", lambda: (lambda a, b: (lambda: a + b))(torch.randn(1000, 1000), torch.randn(1000))),
+]
+
+if __name__ == "__main__":
+    only = sys.argv[1] if len(sys.argv) > 1 else None
+    for name, make in CASES:
+        if only and only not in name:
+            continue
+        med, lo, hi = timeit(make())
+        print(name, med, lo, hi, flush=True)
