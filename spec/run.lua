@@ -49,4 +49,4 @@ local r = runner.result
 local passed = r.successCount + extra_passed
 local failed = r.notSuccessCount + extra_failed
 print(("%d passed, %d failed"):format(passed, failed))
-os.exit(failed == 0 and r.runCount > 0 and 0 or 1)
+os.exit(failed == 0 and r.runCount > 0 and 0 or 1, true) -- close the state: leak checkers see a clean exit

@@ -1,11 +1,11 @@
 /* lua_module.c: luaopen_tycho, the module table that `require "tycho"` returns: the tensor,
    random, .npy and nn parts in C, and the Lua files of lua/tycho/ compiled into the binary. */
 #include "lua_tensor.h"
+#include "tycho.h" /* TYCHO_VERSION */
 
 #include <lualib.h>
 #include <stdio.h>
 
-#define TYCHO_VERSION "0.1.0"
 
 /* Generated from the files in lua/tycho/ (see the Makefile). */
 extern const struct {
@@ -15,34 +15,34 @@ extern const struct {
 } tycho_lua_modules[];
 
 /* Registers module `name` (e.g. "tycho.checks") as package.loaded[name] and tycho[short]. */
-static void set_submodule(lua_State *L, int tycho, const char *name)
+static void set_submodule(lua_State *L, int mod, const char *name)
 {
     const char *shortname = name + sizeof "tycho." - 1;
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_pushvalue(L, -2);
     lua_setfield(L, -2, name);
     lua_pop(L, 1);
-    lua_setfield(L, tycho, shortname);
+    lua_setfield(L, mod, shortname);
 }
 
 int luaopen_tycho(lua_State *L)
 {
     lua_newtable(L);
-    int tycho = lua_gettop(L);
+    int mod = lua_gettop(L);
     lt_open_tensor(L);
     lt_open_random(L);
     lt_open_npy(L);
     lua_pushliteral(L, TYCHO_VERSION);
-    lua_setfield(L, tycho, "version");
+    lua_setfield(L, mod, "version");
 
     /* submodules see the module table before require has stored it */
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    lua_pushvalue(L, tycho);
+    lua_pushvalue(L, mod);
     lua_setfield(L, -2, "tycho");
     lua_pop(L, 1);
 
     lt_open_nn(L);
-    set_submodule(L, tycho, "tycho.nn");
+    set_submodule(L, mod, "tycho.nn");
 
     for (int i = 0; tycho_lua_modules[i].name; i++) {
         const char *name = tycho_lua_modules[i].name;
@@ -51,11 +51,11 @@ int luaopen_tycho(lua_State *L)
         if (luaL_loadbufferx(L, tycho_lua_modules[i].src, tycho_lua_modules[i].len, chunkname, "t"))
             return lua_error(L);
         lua_pushstring(L, name);
-        lua_pushvalue(L, tycho);
+        lua_pushvalue(L, mod);
         lua_call(L, 2, 1);
-        set_submodule(L, tycho, name);
+        set_submodule(L, mod, name);
     }
-    lua_settop(L, tycho);
+    lua_settop(L, mod);
     return 1;
 }
 

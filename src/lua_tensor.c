@@ -53,12 +53,38 @@ void lt_gc_pressure(lua_State *L, int64_t elements)
     if (kb >= 64) lua_gc(L, LUA_GCSTEP, (int)(kb > (1 << 30) ? (1 << 30) : kb));
 }
 
+/* Out of memory for tensor data: collect the garbage tensors Lua could not see and retry,
+   then fail as Lua itself does (LUA_ERRMEM) by asking Lua for the same bytes. */
+static int alloc_or_raise(lua_State *L, ty_tensor *t, int ndim, const int64_t *shape)
+{
+    ty_allocator a = lt_allocator(L);
+    ty_error e;
+    int rc = ty_tensor_alloc(t, &a, ndim, shape, &e);
+    if (rc == TY_EMEM) {
+        lua_gc(L, LUA_GCCOLLECT);
+        rc = ty_tensor_alloc(t, &a, ndim, shape, &e);
+        if (rc == TY_EMEM) {
+            int64_t n = ty_shape_numel(ndim, shape);
+            if (n > 0 && (uint64_t)n < SIZE_MAX / sizeof(double)) {
+                lua_newuserdatauv(L, (size_t)n * sizeof(double), 0); /* raises LUA_ERRMEM */
+                lua_pop(L, 1);
+            }
+        }
+    }
+    if (rc) {
+        /* name the Lua-visible function that asked, as luaL_argerror does */
+        lua_Debug ar;
+        const char *fname = "tensor";
+        if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name) fname = ar.name;
+        luaL_error(L, "%s: %s", fname, e.msg);
+    }
+    return rc;
+}
+
 ty_tensor *lt_push_new(lua_State *L, int ndim, const int64_t *shape)
 {
     ty_tensor *t = lt_push_empty(L);
-    ty_allocator a = lt_allocator(L);
-    ty_error e;
-    if (ty_tensor_alloc(t, &a, ndim, shape, &e)) lt_raise(L, &e);
+    alloc_or_raise(L, t, ndim, shape);
     lt_gc_pressure(L, ty_numel(t));
     return t;
 }
@@ -151,6 +177,35 @@ static ty_tensor *push_like(lua_State *L, const ty_tensor *t)
     return lt_push_new(L, t->ndim, t->shape);
 }
 
+/* Lowest and highest element addresses a tensor touches. */
+static void extent(const ty_tensor *t, const double **lo, const double **hi)
+{
+    *lo = *hi = t->data;
+    for (int d = 0; d < t->ndim; d++) {
+        int64_t span = (t->shape[d] - 1) * t->stride[d];
+        if (span < 0) *lo += span;
+        else *hi += span;
+    }
+}
+
+/* src as an in-place op may read it while dst is written: itself when the two cannot
+   interfere (disjoint memory, or the very same view), else a pushed copy (NumPy does the
+   same for overlapping operands). */
+static const ty_tensor *unaliased(lua_State *L, const ty_tensor *dst, const ty_tensor *src)
+{
+    if (!src->storage || ty_numel(src) == 0 || ty_numel(dst) == 0) return src;
+    if (src->data == dst->data && ty_same_shape(src, dst) &&
+        memcmp(src->stride, dst->stride, (size_t)src->ndim * sizeof src->stride[0]) == 0)
+        return src;
+    const double *slo, *shi, *dlo, *dhi;
+    extent(src, &slo, &shi);
+    extent(dst, &dlo, &dhi);
+    if (shi < dlo || dhi < slo) return src;
+    ty_tensor *c = push_like(L, src);
+    ty_copy_flat(c, src);
+    return c;
+}
+
 /* ---- creation ------------------------------------------------------------------------- */
 
 /* Walks a nested table to find its shape, checking that it is rectangular. */
@@ -206,6 +261,7 @@ static int l_tensor(lua_State *L)
     }
     ty_tensor *src = lt_test(L, 1);
     if (src) {
+        if (!src->data) luaL_argerror(L, 1, "tensor was closed");
         ty_tensor *t = push_like(L, src);
         ty_copy_flat(t, src);
         return 1;
@@ -223,6 +279,8 @@ static int push_filled(lua_State *L, int first, const char *fname, double v, int
 {
     int64_t shape[TY_MAX_DIMS];
     int nd = lt_read_shape(L, first, shape, fname);
+    ty_error e;
+    if (ty_check_shape(nd, shape, &e)) return luaL_error(L, "%s: %s", fname, e.msg);
     ty_tensor *t = lt_push_new(L, nd, shape);
     if (fill) ty_fill(t, v);
     return 1;
@@ -612,7 +670,7 @@ static void assign_checked(lua_State *L, ty_tensor *dst, const ty_tensor *src, c
         luaL_error(L, "%s: cannot broadcast a %s value into a %s target", fname, LT_SHAPE(src, b1),
                    LT_SHAPE(dst, b2));
     }
-    ty_assign(dst, src);
+    ty_assign(dst, unaliased(L, dst, src));
 }
 
 static int m_newindex(lua_State *L)
@@ -688,7 +746,7 @@ static int inplace(lua_State *L, ty_binop op, const char *fname)
         return luaL_error(L, "%s: cannot broadcast a %s operand into the %s tensor", fname,
                           LT_SHAPE(b, b1), LT_SHAPE(t, b2));
     }
-    ty_binary(t, t, b, op);
+    ty_binary(t, t, unaliased(L, t, b), op);
     lua_settop(L, 1);
     return 1;
 }

@@ -410,8 +410,11 @@ int ty_allclose(const ty_tensor *a, const ty_tensor *b, double rtol, double atol
         int64_t sa = it.stride[1][last_], sb = it.stride[2][last_];
         for (int64_t i = 0; i < n_ && ok; i++) {
             double x = it.ptr[1][i * sa], y = it.ptr[2][i * sb];
-            if (x == y) continue; /* equal infinities */
-            if (!(fabs(x - y) <= atol + rtol * fabs(y))) ok = 0;
+            if (!isfinite(x) || !isfinite(y)) { /* NumPy: only equal infinities match */
+                if (x != y) ok = 0;
+            } else if (!(fabs(x - y) <= atol + rtol * fabs(y))) {
+                ok = 0;
+            }
         }
     });
     return ok;

@@ -110,7 +110,7 @@ int ty_check_shape(int ndim, const int64_t *shape, ty_error *e)
             return ty_fail(e, TY_EARG, "size %lld of dimension %d is negative",
                            (long long)shape[i], i + 1);
         if (shape[i] > 0 && n > ((int64_t)1 << 50) / shape[i])
-            return ty_fail(e, TY_EMEM, "shape too large (over 2^50 elements)");
+            return ty_fail(e, TY_EARG, "shape too large (over 2^50 elements)");
         n *= shape[i];
     }
     return TY_OK;

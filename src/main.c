@@ -1,0 +1,489 @@
+/* main.c: the `tycho` command: a stand-alone Lua 5.4 interpreter with tycho loaded, whose
+   options, `arg` table, REPL, messages and exit codes follow the stock `lua` command. */
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "tycho.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PROGNAME "tycho"
+#define PROMPT   "> "
+#define PROMPT2  ">> "
+
+/* A C signal handler reaches the interpreter only through a global, as in lua.c. */
+static lua_State *volatile globalL = NULL;
+/* Messages name the program, except inside the REPL (lua.c does the same). */
+static const char *progname = PROGNAME;
+
+static void lstop(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted!");
+}
+
+/* Only sets a hook: a signal cannot touch a Lua state safely in any other way. */
+static void laction(int sig)
+{
+    signal(sig, SIG_DFL);   /* a second Ctrl-C kills the process */
+    lua_sethook(globalL, lstop, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+static void print_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: %s [options] [script [args]]\n"
+            "Available options are:\n"
+            "  -e stat   execute string 'stat'\n"
+            "  -i        enter interactive mode after executing 'script'\n"
+            "  -l mod    require library 'mod' into global 'mod'\n"
+            "  -l g=mod  require library 'mod' into global 'g'\n"
+            "  -v        show version information\n"
+            "  -E        ignore environment variables (LUA_INIT)\n"
+            "  -W        turn warnings on\n"
+            "  -h        show this help (also --help; --version is -v)\n"
+            "  --        stop handling options\n"
+            "  -         stop handling options and execute stdin\n"
+            "With no arguments: an interactive prompt if stdin is a terminal, else stdin\n"
+            "runs as a script. The module `tycho` is preloaded as a global.\n",
+            PROGNAME);
+}
+
+static void l_message(const char *pname, const char *msg)
+{
+    if (pname) fprintf(stderr, "%s: ", pname);
+    fprintf(stderr, "%s\n", msg);
+    fflush(stderr);
+}
+
+static int report(lua_State *L, int status)
+{
+    if (status != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        l_message(progname, msg ? msg : "(error object is not a string)");
+        lua_pop(L, 1);
+    }
+    return status;
+}
+
+static int msghandler(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (msg == NULL) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* lua_pcall with the traceback handler and Ctrl-C turned into a Lua error. */
+static int docall(lua_State *L, int narg, int nres)
+{
+    int base = lua_gettop(L) - narg;
+    lua_pushcfunction(L, msghandler);
+    lua_insert(L, base);
+    globalL = L;
+    signal(SIGINT, laction);
+    int status = lua_pcall(L, narg, nres, base);
+    signal(SIGINT, SIG_DFL);
+    lua_remove(L, base);
+    return status;
+}
+
+static void print_version(void)
+{
+    printf("%s %s (%s)\n", PROGNAME, TYCHO_VERSION, LUA_RELEASE);
+    fflush(stdout);
+}
+
+/* ---- warnings (-W), as lauxlib's handler: off until "@on" ------------------------------ */
+
+static void warn_off(void *ud, const char *msg, int tocont);
+static void warn_on(void *ud, const char *msg, int tocont);
+static void warn_cont(void *ud, const char *msg, int tocont);
+
+static int warn_control(lua_State *L, const char *msg, int tocont)
+{
+    if (tocont || *(msg++) != '@') return 0;
+    if (strcmp(msg, "off") == 0) lua_setwarnf(L, warn_off, L);
+    else if (strcmp(msg, "on") == 0) lua_setwarnf(L, warn_on, L);
+    return 1;
+}
+
+static void warn_off(void *ud, const char *msg, int tocont)
+{
+    warn_control((lua_State *)ud, msg, tocont);
+}
+
+static void warn_cont(void *ud, const char *msg, int tocont)
+{
+    lua_State *L = ud;
+    fputs(msg, stderr);
+    if (tocont) {
+        lua_setwarnf(L, warn_cont, L);
+    } else {
+        fputs("\n", stderr);
+        lua_setwarnf(L, warn_on, L);
+    }
+}
+
+static void warn_on(void *ud, const char *msg, int tocont)
+{
+    if (warn_control((lua_State *)ud, msg, tocont)) return;
+    fputs("Lua warning: ", stderr);
+    warn_cont(ud, msg, tocont);
+}
+
+/* ---- options --------------------------------------------------------------------------- */
+
+enum { has_error = 1, has_i = 2, has_v = 4, has_e = 8, has_E = 16, has_h = 32 };
+
+/* lua.c's collectargs plus -h, --help and --version. *first gets the script's index
+   (argc if none) or the bad option's. */
+static int collectargs(char **argv, int *first)
+{
+    int args = 0, i;
+    for (i = 1; argv[i] != NULL; i++) {
+        *first = i;
+        if (argv[i][0] != '-') return args;
+        switch (argv[i][1]) {
+        case '-':
+            if (strcmp(argv[i], "--help") == 0) {
+                args |= has_h;
+                break;
+            }
+            if (strcmp(argv[i], "--version") == 0) {
+                args |= has_v;
+                break;
+            }
+            if (argv[i][2] != '\0') return has_error;
+            *first = i + 1;
+            return args;
+        case '\0':
+            return args;   /* script "name" is '-': stdin */
+        case 'E':
+            if (argv[i][2] != '\0') return has_error;
+            args |= has_E;
+            break;
+        case 'W':
+            if (argv[i][2] != '\0') return has_error;
+            break;
+        case 'h':
+            if (argv[i][2] != '\0') return has_error;
+            args |= has_h;
+            break;
+        case 'i':
+            args |= has_i; /* -i implies -v */ /* FALLTHROUGH */
+        case 'v':
+            if (argv[i][2] != '\0') return has_error;
+            args |= has_v;
+            break;
+        case 'e':
+            args |= has_e; /* FALLTHROUGH */
+        case 'l':
+            if (argv[i][2] == '\0') {
+                i++;
+                if (argv[i] == NULL || argv[i][0] == '-') return has_error;
+            }
+            break;
+        default:
+            return has_error;
+        }
+    }
+    *first = i;
+    return args;
+}
+
+static void print_bad_option(const char *opt)
+{
+    if (opt[1] == 'e' || opt[1] == 'l')
+        fprintf(stderr, "%s: '%s' needs argument\n", PROGNAME, opt);
+    else
+        fprintf(stderr, "%s: unrecognized option '%s'\n", PROGNAME, opt);
+    print_usage(stderr);
+}
+
+/* arg[0] is the script, arg[1..] its arguments, negative indices the program and options;
+   without a script the program is at 0. */
+static void createargtable(lua_State *L, char **argv, int argc, int script)
+{
+    if (script == argc) script = 0;
+    lua_createtable(L, argc - (script + 1), script + 1);
+    for (int i = 0; i < argc; i++) {
+        lua_pushstring(L, argv[i]);
+        lua_rawseti(L, -2, i - script);
+    }
+    lua_setglobal(L, "arg");
+}
+
+/* ---- running code ---------------------------------------------------------------------- */
+
+static int dostring(tycho *T, const char *code, const char *name)
+{
+    int rc = tycho_run_string(T, code, name);
+    if (rc != TYCHO_OK) l_message(progname, tycho_error(T));
+    return rc;
+}
+
+/* require(mod) into global mod (without a "-suffix", as lua 5.4), or into g for "g=mod". */
+static int dolibrary(lua_State *L, const char *spec)
+{
+    const char *eq = strchr(spec, '=');
+    const char *mod = eq ? eq + 1 : spec;
+    size_t globlen = eq ? (size_t)(eq - spec) : strcspn(spec, "-");
+    lua_getglobal(L, "require");
+    lua_pushstring(L, mod);
+    int status = docall(L, 1, 1);
+    if (status == LUA_OK) {
+        lua_pushlstring(L, spec, globlen);
+        lua_insert(L, -2);
+        lua_setglobal(L, lua_tostring(L, -2));
+        lua_pop(L, 1);
+    }
+    return report(L, status);
+}
+
+static int pushargs(lua_State *L)
+{
+    if (lua_getglobal(L, "arg") != LUA_TTABLE) luaL_error(L, "'arg' is not a table");
+    int n = (int)luaL_len(L, -1);
+    luaL_checkstack(L, n + 3, "too many arguments to script");
+    int i;
+    for (i = 1; i <= n; i++) lua_rawgeti(L, -i, i);
+    lua_remove(L, -i);
+    return n;
+}
+
+/* The script gets its arguments as `...` too; "-" (not after "--") is stdin. */
+static int handle_script(lua_State *L, char **argv)
+{
+    const char *fname = argv[0];
+    if (strcmp(fname, "-") == 0 && strcmp(argv[-1], "--") != 0) fname = NULL;
+    int status = luaL_loadfile(L, fname);
+    if (status == LUA_OK) {
+        int n = pushargs(L);
+        status = docall(L, n, LUA_MULTRET);
+    }
+    return report(L, status);
+}
+
+static int runargs(tycho *T, lua_State *L, char **argv, int n)
+{
+    for (int i = 1; i < n; i++) {
+        int option = argv[i][1];
+        if (option == 'e' || option == 'l') {
+            const char *extra = argv[i] + 2;
+            if (*extra == '\0') extra = argv[++i];
+            int failed = option == 'e' ? dostring(T, extra, "=(command line)") != TYCHO_OK
+                                       : dolibrary(L, extra) != LUA_OK;
+            if (failed) return 0;
+        } else if (option == 'W') {
+            lua_warning(L, "@on", 0);
+        }
+    }
+    return 1;
+}
+
+static int handle_luainit(tycho *T)
+{
+    const char *name = "=LUA_INIT_5_4";
+    const char *init = getenv(name + 1);
+    if (init == NULL) {
+        name = "=LUA_INIT";
+        init = getenv(name + 1);
+    }
+    if (init == NULL) return TYCHO_OK;
+    int rc = init[0] == '@' ? tycho_run_file(T, init + 1) : tycho_run_string(T, init, name);
+    if (rc != TYCHO_OK) l_message(progname, tycho_error(T));
+    return rc;
+}
+
+/* ---- the REPL -------------------------------------------------------------------------- */
+
+static const char *get_prompt(lua_State *L, int firstline)
+{
+    lua_getglobal(L, firstline ? "_PROMPT" : "_PROMPT2");
+    const char *p = lua_tostring(L, -1);
+    return p ? p : firstline ? PROMPT : PROMPT2;
+}
+
+/* Shows the prompt and pushes one input line of any length, without its newline.
+   Returns 0 at end of input. */
+static int pushline(lua_State *L, int firstline)
+{
+    fputs(get_prompt(L, firstline), stdout);
+    fflush(stdout);
+    lua_pop(L, 1);
+    luaL_Buffer b;
+    char chunk[512];
+    int got = 0;
+    luaL_buffinit(L, &b);
+    while (fgets(chunk, sizeof chunk, stdin) != NULL) {
+        size_t l = strlen(chunk);
+        got = 1;
+        if (l > 0 && chunk[l - 1] == '\n') {
+            luaL_addlstring(&b, chunk, l - 1);
+            break;
+        }
+        luaL_addlstring(&b, chunk, l);
+    }
+    luaL_pushresult(&b);
+    if (!got) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    const char *line = lua_tostring(L, -1);
+    if (firstline && line[0] == '=') {   /* "=expr", kept by lua 5.4 for 5.2 users */
+        lua_pushfstring(L, "return %s", line + 1);
+        lua_remove(L, -2);
+    }
+    return 1;
+}
+
+static int incomplete(lua_State *L, int status)
+{
+    static const char mark[] = "<eof>";
+    if (status == LUA_ERRSYNTAX) {
+        size_t lmsg;
+        const char *msg = lua_tolstring(L, -1, &lmsg);
+        if (lmsg >= sizeof mark - 1 && strcmp(msg + lmsg - (sizeof mark - 1), mark) == 0) {
+            lua_pop(L, 1);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* An expression line prints its values: try "return <line>;" first, as lua.c does. */
+static int addreturn(lua_State *L)
+{
+    const char *line = lua_tostring(L, -1);
+    const char *retline = lua_pushfstring(L, "return %s;", line);
+    int status = luaL_loadbuffer(L, retline, strlen(retline), "=stdin");
+    if (status == LUA_OK) lua_remove(L, -2);
+    else lua_pop(L, 2);
+    return status;
+}
+
+static int multiline(lua_State *L)
+{
+    for (;;) {
+        size_t len;
+        const char *line = lua_tolstring(L, 1, &len);
+        int status = luaL_loadbuffer(L, line, len, "=stdin");
+        if (!incomplete(L, status) || !pushline(L, 0)) return status;
+        lua_pushliteral(L, "\n");
+        lua_insert(L, -2);
+        lua_concat(L, 3);
+    }
+}
+
+static int loadline(lua_State *L)
+{
+    lua_settop(L, 0);
+    if (!pushline(L, 1)) return -1;
+    int status = addreturn(L);
+    if (status != LUA_OK) status = multiline(L);
+    lua_remove(L, 1);
+    return status;
+}
+
+static void l_print(lua_State *L)
+{
+    int n = lua_gettop(L);
+    if (n > 0) {
+        luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
+        lua_getglobal(L, "print");
+        lua_insert(L, 1);
+        if (lua_pcall(L, n, 0, 0) != LUA_OK)
+            l_message(progname, lua_pushfstring(L, "error calling 'print' (%s)",
+                                                lua_tostring(L, -1)));
+    }
+}
+
+static void doREPL(lua_State *L)
+{
+    int status;
+    const char *oldprogname = progname;
+    progname = NULL;
+    while ((status = loadline(L)) != -1) {
+        if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
+        if (status == LUA_OK) l_print(L);
+        else report(L, status);
+    }
+    lua_settop(L, 0);
+    fputs("\n", stdout);
+    fflush(stdout);
+    progname = oldprogname;
+}
+
+/* ---- main ------------------------------------------------------------------------------ */
+
+typedef struct cli {
+    tycho *T;
+    int    argc;
+    char **argv;
+    int    script;
+    int    args;
+} cli;
+
+/* Everything that touches the Lua state runs here, protected, as lua.c's pmain. */
+static int pmain(lua_State *L)
+{
+    cli *c = lua_touserdata(L, 1);
+    lua_setwarnf(L, warn_off, L);
+    createargtable(L, c->argv, c->argc, c->script);
+    if (!(c->args & has_E) && handle_luainit(c->T) != TYCHO_OK) return 0;
+    if (!runargs(c->T, L, c->argv, c->script)) return 0;
+    if (c->script < c->argc && handle_script(L, c->argv + c->script) != LUA_OK) return 0;
+    if (c->args & has_i) {
+        doREPL(L);
+    } else if (c->script == c->argc && !(c->args & (has_e | has_v))) {
+        if (isatty(0)) {
+            print_version();
+            doREPL(L);
+        } else if (tycho_run_file(c->T, NULL) != TYCHO_OK) {
+            l_message(progname, tycho_error(c->T));
+            return 0;
+        }
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    cli c;
+    c.argc = argc;
+    c.argv = argv;
+    c.script = argc;
+    c.args = collectargs(argv, &c.script);
+    if (c.args == has_error) {
+        print_bad_option(argv[c.script]);
+        return EXIT_FAILURE;
+    }
+    if (c.args & has_h) {
+        print_usage(stdout);
+        return EXIT_SUCCESS;
+    }
+    if (c.args & has_v) print_version();
+    c.T = tycho_open(NULL);
+    if (!c.T) {
+        l_message(PROGNAME, "cannot create state: not enough memory");
+        return EXIT_FAILURE;
+    }
+    lua_State *L = tycho_lua(c.T);
+    lua_pushcfunction(L, pmain);
+    lua_pushlightuserdata(L, &c);
+    int status = lua_pcall(L, 1, 1, 0);
+    int ok = status == LUA_OK && lua_toboolean(L, -1);
+    if (status != LUA_OK) report(L, status);
+    tycho_close(c.T);
+    return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+}
