@@ -3,7 +3,9 @@
 local lu = require "luaunit"
 local tycho = require "tycho"
 
-local BIN = os.getenv("TYCHO_BIN") or "build/tycho"
+local BUILD = os.getenv("TYCHO_BUILD") or "build"
+local BIN = os.getenv("TYCHO_BIN") or (BUILD .. "/tycho")
+local CPATH = "LUA_CPATH='" .. BUILD .. "/?.so' "
 
 local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
@@ -210,7 +212,7 @@ end
 -- ---- the C module from stock lua5.4 ----------------------------------------------------
 
 function test_stock_lua_loads_the_c_module()
-  local out, err, code = sh("LUA_CPATH='build/?.so' lua5.4 -e " ..
+  local out, err, code = sh(CPATH .. "lua5.4 -e " ..
                             q('print(require("tycho").ones(2,2):sum())'))
   lu.assertEquals(err, "")
   lu.assertEquals(out, "4.0\n")
@@ -218,7 +220,7 @@ function test_stock_lua_loads_the_c_module()
 end
 
 function test_stock_lua_can_require_submodules_first()
-  local out = sh("LUA_CPATH='build/?.so' lua5.4 -e " ..
+  local out = sh(CPATH .. "lua5.4 -e " ..
                  q('local c = require "tycho.checks"; print(type(c.rel_error), ' ..
                    'require("tycho").checks == c)'))
   lu.assertEquals(out, "function\ttrue\n")
