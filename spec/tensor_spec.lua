@@ -1384,7 +1384,8 @@ function TestClose:test_tensor_of_closed_tensor_is_an_error_not_a_crash()
   local code = 'local tycho = require "tycho"; local t = tycho.ones(2); ' ..
                'do local c <close> = t end; local ok, e = pcall(tycho.tensor, t); ' ..
                'io.write(ok and "NOERROR" or ("ERROR " .. tostring(e)))'
-  local p = io.popen("LUA_CPATH='build/?.so;;' " .. exe .. " -e '" .. code .. "' 2>&1")
+  -- the child loads the same library as this run
+  local p = io.popen("LUA_CPATH='" .. package.cpath .. "' " .. exe .. " -e '" .. code .. "' 2>&1")
   local out = p:read("a")
   local ok, how, status = p:close()
   lu.assertTrue(ok, ("child exited by %s %s: %s"):format(tostring(how), tostring(status), out))
@@ -1500,4 +1501,10 @@ function TestEdges:test_assign_row_from_its_own_parent()
   local t = a23()
   t[1] = t[2]            -- disjoint rows: plain copy
   assertTensor(t, {{3, 4, 5}, {3, 4, 5}})
+end
+
+function TestOverlap:test_assign_row_from_overlapping_column()
+  local t = tycho.arange(9):view(3, 3) -- a[1] = a[:, 0] -> row 2 = {0, 3, 6}
+  t[2] = t:select(2, 1)
+  assertTensor(t, {{0, 1, 2}, {0, 3, 6}, {6, 7, 8}})
 end
