@@ -26,27 +26,36 @@ static const char *const field_names[] = {
     "W_ih", "W_hh", "b", "dprev_H", "dW_ih", "dW_hh", "db", "dx", "dh0", NULL
 };
 
+static const char rnn_key = 0, tanh_key = 0; /* registry keys of the metatables */
+
 typedef struct lt_rnn {
     ty_tensor ws; /* workspace of the backward passes, kept between calls */
 } lt_rnn;
 
-static int field_index(const char *k)
-{
-    for (int i = 0; field_names[i]; i++)
-        if (strcmp(k, field_names[i]) == 0) return i + 1;
-    return 0;
-}
-
 static lt_rnn *check_rnn(lua_State *L, int i)
 {
-    return luaL_checkudata(L, i, LT_RNN);
+    lt_rnn *r = lt_testudata(L, i, &rnn_key);
+    if (!r) luaL_typeerror(L, i, "RNNLayer");
+    return r;
+}
+
+/* The user value index of a named field, from the name -> index table at upvalue 2. */
+static int field_index(lua_State *L, int key)
+{
+    lua_pushvalue(L, key);
+    lua_rawget(L, lua_upvalueindex(2));
+    int uv = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return uv;
 }
 
 /* The tensor in user value uv of the layer at index 1, or NULL (pushes nothing). */
 static ty_tensor *uv_tensor(lua_State *L, int uv)
 {
+    /* the tensor user values only ever hold tensors or nil (rnn_newindex checks what
+       scripts assign), so no metatable check is needed on this hot path */
     lua_getiuservalue(L, 1, uv);
-    ty_tensor *t = lt_test(L, -1);
+    ty_tensor *t = lua_touserdata(L, -1);
     lua_pop(L, 1); /* the layer keeps it alive */
     return t && t->data ? t : NULL;
 }
@@ -91,7 +100,7 @@ static int rnn_new(lua_State *L)
     luaL_argcheck(L, H >= 0, 2, "out_size must not be negative");
     lt_rnn *r = lua_newuserdatauv(L, sizeof *r, UV_COUNT);
     memset(r, 0, sizeof *r);
-    luaL_setmetatable(L, LT_RNN);
+    lt_setmetatable(L, &rnn_key);
     int layer = lua_gettop(L);
     ty_random *rng = lt_random_state(L);
     int64_t s_ih[2] = { D, H }, s_hh[2] = { H, H }, s_b[1] = { H };
@@ -222,22 +231,22 @@ static int rnn_backward(lua_State *L)
 static int rnn_index(lua_State *L)
 {
     check_rnn(L, 1);
+    lua_pushvalue(L, 2); /* methods first: they are what hot loops look up */
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+    lua_pop(L, 1);
     if (lua_type(L, 2) == LUA_TSTRING) {
-        const char *k = lua_tostring(L, 2);
-        int uv = field_index(k);
+        int uv = field_index(L, 2);
         if (uv) {
             lua_getiuservalue(L, 1, uv);
             return 1;
         }
+        const char *k = lua_tostring(L, 2);
         if (strcmp(k, "in_size") == 0 || strcmp(k, "out_size") == 0) {
             ty_tensor *W_ih = uv_tensor(L, UV_W_IH);
             if (!W_ih || W_ih->ndim != 2) return luaL_error(L, "%s: W_ih is not a matrix", k);
             lua_pushinteger(L, (lua_Integer)W_ih->shape[k[0] == 'i' ? 0 : 1]);
             return 1;
         }
-        lua_pushvalue(L, 2);
-        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
-        lua_pop(L, 1);
     }
     lua_getiuservalue(L, 1, UV_EXTRA);
     lua_pushvalue(L, 2);
@@ -250,7 +259,7 @@ static int rnn_newindex(lua_State *L)
     check_rnn(L, 1);
     if (lua_type(L, 2) == LUA_TSTRING) {
         const char *k = lua_tostring(L, 2);
-        int uv = field_index(k);
+        int uv = field_index(L, 2);
         if (uv) {
             if (uv <= UV_B && !lt_test(L, 3))
                 return luaL_error(L, "RNNLayer: %s must be a tensor (got %s)", k, luaL_typename(L, 3));
@@ -297,13 +306,13 @@ static int rnn_gc(lua_State *L)
 static int tanh_new(lua_State *L)
 {
     lua_newuserdatauv(L, 1, 1);
-    luaL_setmetatable(L, LT_TANH);
+    lt_setmetatable(L, &tanh_key);
     return 1;
 }
 
 static int tanh_forward(lua_State *L)
 {
-    luaL_checkudata(L, 1, LT_TANH);
+    if (!lt_testudata(L, 1, &tanh_key)) luaL_typeerror(L, 1, "Tanh");
     ty_tensor *x = check_named(L, 2, "Tanh.forward", "x");
     ty_tensor *y = lt_push_new(L, x->ndim, x->shape);
     ty_unary(y, x, TY_TANH);
@@ -314,7 +323,7 @@ static int tanh_forward(lua_State *L)
 
 static int tanh_backward(lua_State *L)
 {
-    luaL_checkudata(L, 1, LT_TANH);
+    if (!lt_testudata(L, 1, &tanh_key)) luaL_typeerror(L, 1, "Tanh");
     ty_tensor *dout = check_named(L, 2, "Tanh.backward", "dout");
     lua_getiuservalue(L, 1, 1);
     ty_tensor *y = lt_test(L, -1);
@@ -357,20 +366,27 @@ static const luaL_Reg tanh_methods[] = {
 
 void lt_open_nn(lua_State *L)
 {
-    if (luaL_newmetatable(L, LT_RNN)) {
+    if (lt_newmetatable(L, LT_RNN, &rnn_key)) {
+        int mt = lua_gettop(L);
         luaL_newlib(L, rnn_methods);
-        lua_pushvalue(L, -1);
-        lua_pushcclosure(L, rnn_index, 1);
-        lua_setfield(L, -3, "__index");
-        lua_pushcclosure(L, rnn_newindex, 1);
-        lua_setfield(L, -2, "__newindex");
+        lua_createtable(L, 0, UV_EXTRA); /* field name -> user value index */
+        for (int i = 0; field_names[i]; i++) {
+            lua_pushinteger(L, i + 1);
+            lua_setfield(L, -2, field_names[i]);
+        }
+        lua_pushvalue(L, -2);
+        lua_pushvalue(L, -2);
+        lua_pushcclosure(L, rnn_index, 2);
+        lua_setfield(L, mt, "__index");
+        lua_pushcclosure(L, rnn_newindex, 2);
+        lua_setfield(L, mt, "__newindex");
         lua_pushcfunction(L, rnn_tostring);
-        lua_setfield(L, -2, "__tostring");
+        lua_setfield(L, mt, "__tostring");
         lua_pushcfunction(L, rnn_gc);
-        lua_setfield(L, -2, "__gc");
+        lua_setfield(L, mt, "__gc");
     }
     lua_pop(L, 1);
-    if (luaL_newmetatable(L, LT_TANH)) {
+    if (lt_newmetatable(L, LT_TANH, &tanh_key)) {
         luaL_setfuncs(L, tanh_methods, 0);
         lua_pushvalue(L, -1);
         lua_setfield(L, -2, "__index");

@@ -11,15 +11,42 @@
 
 /* ---- shared helpers ------------------------------------------------------------------- */
 
+/* Metatables are found by a pointer key in the registry: a light-userdata lookup costs far
+   less than luaL_testudata's string key, and tensor checks run on every call. */
+static const char tensor_key = 0;
+
+void *lt_testudata(lua_State *L, int i, const void *key)
+{
+    void *p = lua_touserdata(L, i);
+    if (!p || !lua_getmetatable(L, i)) return NULL;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, key);
+    int same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same ? p : NULL;
+}
+
+void lt_setmetatable(lua_State *L, const void *key)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, key);
+    lua_setmetatable(L, -2);
+}
+
+int lt_newmetatable(lua_State *L, const char *name, const void *key)
+{
+    if (!luaL_newmetatable(L, name)) return 0;
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+    return 1;
+}
+
 ty_tensor *lt_test(lua_State *L, int i)
 {
-    ty_tensor *t = luaL_testudata(L, i, LT_TENSOR);
-    return t;
+    return lt_testudata(L, i, &tensor_key);
 }
 
 ty_tensor *lt_check(lua_State *L, int i)
 {
-    ty_tensor *t = luaL_testudata(L, i, LT_TENSOR);
+    ty_tensor *t = lt_testudata(L, i, &tensor_key);
     if (!t) luaL_typeerror(L, i, "tensor");
     if (!t->data) luaL_argerror(L, i, "tensor was closed");
     return t;
@@ -41,7 +68,7 @@ ty_tensor *lt_push_empty(lua_State *L)
 {
     ty_tensor *t = lua_newuserdatauv(L, sizeof *t, 0);
     memset(t, 0, sizeof *t);
-    luaL_setmetatable(L, LT_TENSOR);
+    lt_setmetatable(L, &tensor_key);
     return t;
 }
 
@@ -638,7 +665,8 @@ static int index_number(lua_State *L, ty_tensor *t)
 
 static int m_index(lua_State *L)
 {
-    ty_tensor *t = luaL_checkudata(L, 1, LT_TENSOR);
+    ty_tensor *t = lt_test(L, 1);
+    if (!t) luaL_typeerror(L, 1, "tensor");
     if (lua_type(L, 2) == LUA_TNUMBER) {
         if (!t->data) return luaL_error(L, "index: tensor was closed");
         return index_number(L, t);
@@ -1100,7 +1128,8 @@ static int buffer_writer(void *ud, const char *s, size_t n)
 
 static int m_tostring(lua_State *L)
 {
-    ty_tensor *t = luaL_checkudata(L, 1, LT_TENSOR);
+    ty_tensor *t = lt_test(L, 1);
+    if (!t) luaL_typeerror(L, 1, "tensor");
     if (!t->data) {
         lua_pushliteral(L, "tensor(closed)");
         return 1;
@@ -1114,7 +1143,8 @@ static int m_tostring(lua_State *L)
 
 static int m_gc(lua_State *L)
 {
-    ty_tensor *t = luaL_checkudata(L, 1, LT_TENSOR);
+    ty_tensor *t = lt_test(L, 1);
+    if (!t) luaL_typeerror(L, 1, "tensor");
     ty_tensor_free(t);
     return 0;
 }
@@ -1180,7 +1210,7 @@ static const luaL_Reg functions[] = {
 
 void lt_open_tensor(lua_State *L)
 {
-    if (luaL_newmetatable(L, LT_TENSOR)) {
+    if (lt_newmetatable(L, LT_TENSOR, &tensor_key)) {
         luaL_setfuncs(L, metamethods, 0);
         luaL_newlib(L, methods);
         lua_pushvalue(L, -1);

@@ -9,6 +9,13 @@
 
 #define LT_TENSOR "tycho.Tensor"
 
+/* Typed userdata by registry pointer key: the userdata at i if its metatable is the one
+   registered under key, else NULL; set the top value's metatable; create a named
+   metatable also reachable by key (returns 0 if it existed). */
+void *lt_testudata(lua_State *L, int i, const void *key);
+void  lt_setmetatable(lua_State *L, const void *key);
+int   lt_newmetatable(lua_State *L, const char *name, const void *key);
+
 /* The tensor at index i, or a Lua error naming argument i. */
 ty_tensor *lt_check(lua_State *L, int i);
 /* The tensor at index i, or NULL if it is not one. */

@@ -71,14 +71,25 @@ static int check_matrix(const ty_tensor *m, const char *mname, int64_t rows, int
 /* m = tanh(m + b), m an N x H matrix of any strides. */
 static void add_bias_tanh(ty_tensor *m, const ty_tensor *b)
 {
-    int64_t N = m->shape[0], H = m->shape[1], bs = b->stride[0];
+    int64_t N = m->shape[0], H = m->shape[1], bs = b->stride[0], s = m->stride[1];
     for (int64_t i = 0; i < N; i++) {
         double *row = m->data + i * m->stride[0];
-        int64_t s = m->stride[1];
         if (s == 1 && bs == 1)
-            for (int64_t j = 0; j < H; j++) row[j] = tanh(row[j] + b->data[j]);
+            for (int64_t j = 0; j < H; j++) row[j] += b->data[j];
         else
-            for (int64_t j = 0; j < H; j++) row[j * s] = tanh(row[j * s] + b->data[j * bs]);
+            for (int64_t j = 0; j < H; j++) row[j * s] += b->data[j * bs];
+    }
+    if (s == 1 && (N == 1 || m->stride[0] == H)) { /* one run keeps the vector loop full */
+        ty_vtanh(m->data, m->data, N * H);
+    } else if (s == 1) {
+        for (int64_t i = 0; i < N; i++)
+            ty_vtanh(m->data + i * m->stride[0], m->data + i * m->stride[0], H);
+    } else {
+        for (int64_t i = 0; i < N; i++)
+            for (int64_t j = 0; j < H; j++) {
+                double *p = m->data + i * m->stride[0] + j * s;
+                ty_vtanh(p, p, 1);
+            }
     }
 }
 
