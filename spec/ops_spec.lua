@@ -1,0 +1,58 @@
+-- Elementwise functions against NumPy (spec/fixtures/numpy/functions.npy, made by
+-- make_functions.py beside it), on contiguous and strided inputs.
+local lu = require "luaunit"
+local tycho = require "tycho"
+
+local F = tycho.load("spec/fixtures/numpy/functions.npy")
+local x = F[1]
+
+-- Largest difference in units of the last place of the expected value.
+local function max_ulps(got, want)
+  local worst = 0
+  for i = 1, #want do
+    local g, w = got[i], want[i]
+    if g ~= w then
+      if w ~= w then return math.huge end
+      local m, e = math.frexp(math.abs(w))
+      local ulp = w == 0 and 2^-1074 or 2^(e - 53)
+      worst = math.max(worst, math.abs(g - w) / ulp)
+    end
+  end
+  return worst
+end
+
+TestFunctions = {}
+
+function TestFunctions:test_tanh_within_4_ulp_of_numpy()
+  -- NumPy's tanh and ours are each within 2 ulp of the exact value
+  lu.assertTrue(max_ulps(x:tanh(), F[2]) <= 4)
+  lu.assertTrue(max_ulps(tycho.tanh(x), F[2]) <= 4)
+end
+
+function TestFunctions:test_tanh_on_a_strided_view()
+  local wide = tycho.zeros(x:numel(), 2)
+  local strided = wide:select(2, 1)            -- a column: stride 2
+  strided:copy_(x)
+  local view = strided:contiguous()
+  lu.assertFalse(strided:is_contiguous())
+  lu.assertTrue(max_ulps(strided:tanh(), F[2]) <= 4)
+  lu.assertTrue(view:tanh():equal(strided:tanh()))
+end
+
+function TestFunctions:test_tanh_special_values()
+  local t = tycho.tensor{ 0, 1 / 0, -1 / 0, 0 / 0, 40, -40 }:tanh()
+  lu.assertEquals(t[1], 0)
+  lu.assertEquals(t[2], 1)
+  lu.assertEquals(t[3], -1)
+  lu.assertTrue(t[4] ~= t[4])
+  lu.assertEquals(t[5], 1)
+  lu.assertEquals(t[6], -1)
+  lu.assertEquals(1 / tycho.tensor{ -0.0 }:tanh()[1], -1 / 0) -- tanh(-0) is -0
+end
+
+function TestFunctions:test_exp_log_sqrt_sigmoid()
+  lu.assertTrue(max_ulps(x:exp(), F[3]) <= 2)
+  lu.assertTrue(max_ulps((x:abs() + 1e-300):log(), F[4]) <= 2)
+  lu.assertTrue(max_ulps(x:abs():sqrt(), F[5]) <= 1)
+  lu.assertTrue(max_ulps(x:sigmoid(), F[6]) <= 4)
+end
