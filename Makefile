@@ -88,11 +88,16 @@ run: all
 	$(BUILD)/tycho examples/rnn_notebook.lua
 
 # C tests of the embedding API: each spec/c/*_test.c ends with "N passed, N failed".
-C_TESTS = $(patsubst spec/c/%.c,$(BUILD)/ctest/%,$(wildcard spec/c/*_test.c))
+# The example host checks itself against plain C and counts as one of them.
+C_TESTS = $(patsubst spec/c/%.c,$(BUILD)/ctest/%,$(wildcard spec/c/*_test.c)) $(BUILD)/examples/host
 
 $(BUILD)/ctest/%: spec/c/%.c $(BUILD)/libtycho.a src/tycho.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtycho.a $(LIBS) -lpthread
+
+$(BUILD)/examples/host: examples/embed/host.c $(BUILD)/libtycho.a src/tycho.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtycho.a $(LIBS)
 
 # Runs the C tests, then every LuaUnit spec; one closing line counts both.
 test: all $(C_TESTS)
@@ -104,7 +109,7 @@ test: all $(C_TESTS)
 	  if [ -z "$$line" ]; then p=0; f=1; elif [ $$rc -ne 0 ] && [ "$$f" = 0 ]; then f=1; fi; \
 	  passed=$$((passed + p)); failed=$$((failed + f)); \
 	done; \
-	TYCHO_BUILD=$(BUILD) $(SPEC_ENV) $(BUILD)/tycho spec/run.lua --extra=$$passed,$$failed
+	TYCHO_BUILD=$(BUILD) TYCHO_LDFLAGS='$(LDFLAGS)' $(SPEC_ENV) $(BUILD)/tycho spec/run.lua --extra=$$passed,$$failed
 
 # The whole suite under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
 ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -122,7 +127,7 @@ check-valgrind: all
 
 test-valgrind: all $(C_TESTS)
 	@for t in $(C_TESTS); do echo "== valgrind $$t"; $(SPEC_ENV) $(VALGRIND) $$t || exit 1; done
-	TYCHO_BUILD=$(BUILD) $(SPEC_ENV) $(VALGRIND) $(BUILD)/tycho spec/run.lua
+	TYCHO_BUILD=$(BUILD) TYCHO_LDFLAGS='$(LDFLAGS)' $(SPEC_ENV) $(VALGRIND) $(BUILD)/tycho spec/run.lua
 
 # Benchmarks (not tests): one table with tycho beside NumPy and PyTorch, 1 BLAS thread,
 # then the large RNN case again with 2 threads.
@@ -133,8 +138,11 @@ bench: all
 bench-deps:
 	$(MAKE) --no-print-directory deps EXTRA_PACKAGES="python3-numpy python3-torch"
 
+# DESIGN.md section 3's layout under $(DESTDIR)$(PREFIX); tycho.pc names PREFIX (not DESTDIR),
+# with lua5.4, openblas, -lm and -lpthread as private dependencies for static links.
+VERSION = $(shell sed -n 's/^\#define TYCHO_VERSION *"\(.*\)"/\1/p' src/tycho.h)
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/lua/5.4/tycho
 	install -m 755 $(BUILD)/tycho $(DESTDIR)$(PREFIX)/bin/tycho
 	install -m 644 $(BUILD)/libtycho.a $(DESTDIR)$(PREFIX)/lib/
@@ -142,6 +150,13 @@ install: all
 	install -m 644 src/tycho.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/tycho.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/tycho.so
 	install -m 644 $(LUA_FILES) $(DESTDIR)$(PREFIX)/share/lua/5.4/tycho/
+	printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
+	  'includedir=$${prefix}/include' '' 'Name: tycho' \
+	  'Description: numerics engine in C scripted by Lua 5.4 (embedding API: tycho.h)' \
+	  'Version: $(VERSION)' 'Requires.private: lua5.4 openblas' \
+	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -ltycho' 'Libs.private: -lm -lpthread' \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tycho.pc
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/tycho.pc
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,154 @@
+-- install_spec.lua: `make install` lays out DESIGN.md section 3 under a temporary PREFIX;
+-- a host program builds from it with pkg-config (shared and static), and stock lua5.4 loads
+-- the installed module. Installs what `make` built (`-o all`: no rebuild).
+local lu = require "luaunit"
+
+local BUILD = os.getenv("TYCHO_BUILD") or "build"
+-- Under check-asan the libraries need the sanitizer runtime at link time too.
+local LDFLAGS = os.getenv("TYCHO_LDFLAGS") or ""
+-- Tools (make, cc, pkg-config) run without the sanitizer preload and outside any make.
+local CLEAN = "env -u LD_PRELOAD -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "
+
+local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- Runs a shell command; returns its output (stdout and stderr) and whether it exited 0.
+local function sh(cmd)
+  local p = assert(io.popen("(" .. cmd .. ") 2>&1", "r"))
+  local out = p:read("a")
+  local ok = p:close()
+  return out, ok == true
+end
+
+local function must(cmd)
+  local out, ok = sh(cmd)
+  if not ok then lu.fail(cmd .. "\n" .. out) end
+  return out
+end
+
+local function slurp(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+TestInstall = {}
+
+function TestInstall.setupClass()
+  local dir = os.tmpname()
+  os.remove(dir)
+  must("mkdir -p " .. q(dir))
+  TestInstall.dir = dir
+  TestInstall.prefix = dir .. "/prefix"
+  must(CLEAN .. "make --no-print-directory -s -o all install BUILD=" .. q(BUILD) ..
+       " PREFIX=" .. q(TestInstall.prefix))
+  TestInstall.pc = "PKG_CONFIG_PATH=" .. q(TestInstall.prefix .. "/lib/pkgconfig") ..
+                   " pkg-config "
+end
+
+function TestInstall.teardownClass()
+  if TestInstall.dir then sh("rm -rf " .. q(TestInstall.dir)) end
+end
+
+function TestInstall.test_layout()
+  local p = TestInstall.prefix
+  for _, f in ipairs { "bin/tycho", "lib/libtycho.a", "lib/libtycho.so", "include/tycho.h",
+                       "lib/pkgconfig/tycho.pc", "lib/lua/5.4/tycho.so",
+                       "share/lua/5.4/tycho/checks.lua" } do
+    lu.assertTrue(exists(p .. "/" .. f), f .. " is not installed")
+  end
+  lu.assertStrContains(must(q(p .. "/bin/tycho") .. " -e 'print(tycho.ones(2):sum())'"), "2.0")
+end
+
+function TestInstall.test_pc_names_the_prefix()
+  local pc = slurp(TestInstall.prefix .. "/lib/pkgconfig/tycho.pc")
+  lu.assertStrContains(pc, "prefix=" .. TestInstall.prefix .. "\n")
+  lu.assertStrContains(pc, "Requires.private: lua5.4 openblas")
+  local flags = must(CLEAN .. TestInstall.pc .. "--cflags --libs tycho")
+  lu.assertStrContains(flags, "-I" .. TestInstall.prefix .. "/include")
+  lu.assertStrContains(flags, "-L" .. TestInstall.prefix .. "/lib -ltycho")
+  local version = slurp("src/tycho.h"):match('#define TYCHO_VERSION%s+"([^"]+)"')
+  lu.assertEquals(must(CLEAN .. TestInstall.pc .. "--modversion tycho"), version .. "\n")
+end
+
+-- The issue's build line, exactly, for a host that needs nothing else.
+function TestInstall.test_minimal_host_builds_with_pkg_config()
+  local src, exe = TestInstall.dir .. "/mini.c", TestInstall.dir .. "/mini"
+  local f = assert(io.open(src, "w"))
+  f:write([[
+#include <tycho.h>
+#include <stdio.h>
+int main(void)
+{
+    double y[3];
+    tycho *T = tycho_open(NULL);
+    int rc = tycho_run_string(T, "y = tycho.arange(3) * 2", "=mini");
+    if (rc == TYCHO_OK) rc = tycho_get_tensor(T, "y", y, 3, NULL, NULL);
+    if (rc != TYCHO_OK) fprintf(stderr, "%s\n", tycho_error(T));
+    else printf("%g %g %g\n", y[0], y[1], y[2]);
+    tycho_close(T);
+    return rc;
+}
+]])
+  f:close()
+  must(CLEAN .. "cc " .. LDFLAGS .. " " .. q(src) .. " -o " .. q(exe) .. " $(" ..
+       TestInstall.pc .. "--cflags --libs tycho)")
+  local out = must("LD_LIBRARY_PATH=" .. q(TestInstall.prefix .. "/lib") .. " " .. q(exe))
+  lu.assertEquals(out, "0 2 4\n")
+end
+
+-- The example host against the installed shared library (-lm for its own tanh).
+function TestInstall.test_host_builds_with_pkg_config()
+  local exe = TestInstall.dir .. "/host"
+  must(CLEAN .. "cc " .. LDFLAGS .. " -o " .. q(exe) .. " examples/embed/host.c $(" ..
+       TestInstall.pc .. "--cflags --libs tycho) -lm")
+  lu.assertStrContains(must(CLEAN .. "readelf -d " .. q(exe)), "[libtycho.so]")
+  local out = must("LD_LIBRARY_PATH=" .. q(TestInstall.prefix .. "/lib") .. " " .. q(exe))
+  lu.assertStrContains(out, "1 passed, 0 failed")
+end
+
+-- A static link needs only the private dependencies that the .pc lists.
+function TestInstall.test_host_links_statically()
+  local exe = TestInstall.dir .. "/host_static"
+  local libs = must(CLEAN .. TestInstall.pc .. "--static --libs tycho")
+  libs = libs:gsub("%-ltycho", "-l:libtycho.a"):gsub("\n", " ")
+  must(CLEAN .. "cc " .. LDFLAGS .. " -o " .. q(exe) .. " examples/embed/host.c $(" ..
+       TestInstall.pc .. "--cflags tycho) " .. libs)
+  lu.assertNotStrContains(must(CLEAN .. "readelf -d " .. q(exe)), "libtycho")
+  lu.assertStrContains(must(q(exe)), "1 passed, 0 failed")
+end
+
+-- Stock lua5.4 finds the C module on LUA_CPATH; the installed tycho/checks.lua on LUA_PATH
+-- hands over to the copy built into the module.
+function TestInstall.test_stock_lua_loads_the_installed_module()
+  local p = TestInstall.prefix
+  local env = "LUA_CPATH=" .. q(p .. "/lib/lua/5.4/?.so") .. " LUA_PATH=" ..
+              q(p .. "/share/lua/5.4/?.lua") .. " "
+  local out = must(env .. "lua5.4 -e " .. q([[
+    local checks = require "tycho.checks"
+    local tycho = require "tycho"
+    local nn = require "tycho.nn"
+    assert(checks == tycho.checks and nn == tycho.nn)
+    tycho.random.seed(0)
+    local rnn = nn.RNNLayer(3, 4)
+    local h = rnn:forward(tycho.ones(2, 5, 3), tycho.zeros(2, 4))
+    print(table.concat(h:shape(), "x"), checks.rel_error(h, h))]]))
+  lu.assertEquals(out, "2x5x4\t0.0\n")
+end
+
+-- DESTDIR stages the files; the .pc still names the final PREFIX.
+function TestInstall.test_destdir_stages_under_prefix()
+  local stage = TestInstall.dir .. "/stage"
+  must(CLEAN .. "make --no-print-directory -s -o all install BUILD=" .. q(BUILD) ..
+       " DESTDIR=" .. q(stage) .. " PREFIX=/opt/tycho")
+  lu.assertTrue(exists(stage .. "/opt/tycho/bin/tycho"))
+  lu.assertTrue(exists(stage .. "/opt/tycho/lib/lua/5.4/tycho.so"))
+  lu.assertStrContains(slurp(stage .. "/opt/tycho/lib/pkgconfig/tycho.pc"),
+                       "prefix=/opt/tycho\n")
+end
