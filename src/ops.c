@@ -6,6 +6,20 @@
 #include <math.h>
 #include <string.h>
 
+/* Elementwise loops are the whole point of this file: let GCC vectorize them with its full
+   cost model (at -O2 it only takes loops that need no aliasing check). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("tree-vectorize")
+#endif
+
+/* Hot elementwise kernels are compiled for AVX-512, AVX2 and the baseline; the loader picks
+   the best the CPU has (GCC function multiversioning). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
 /* ---- broadcasting iterator ------------------------------------------------------------ */
 
 #define MAX_OPS 4
@@ -109,7 +123,7 @@ static inline double sigmoid(double x)
 }
 
 #define BIN_KERNEL(F)                                                                   \
-    static void F##_run(int64_t n, double *o, int64_t so, const double *a, int64_t sa,  \
+    VECTOR_CLONES static void F##_run(int64_t n, double *o, int64_t so, const double *a, int64_t sa,  \
                         const double *b, int64_t sb)                                    \
     {                                                                                   \
         if (so == 1 && sa == 1 && sb == 1) {                                            \
@@ -210,11 +224,6 @@ void ty_binary(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, ty_binop 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC optimize("tree-vectorize", "no-trapping-math")
-#endif
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECTOR_CLONES
 #endif
 
 static inline double bits_to_double(uint64_t u)
@@ -608,13 +617,19 @@ static int to_contiguous(ty_tensor *tmp, const ty_tensor *m, const ty_allocator 
 int ty_gemm(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, double beta,
             const ty_allocator *alloc, ty_error *e)
 {
+    return ty_gemm_scaled(out, a, b, 1.0, beta, alloc, e);
+}
+
+int ty_gemm_scaled(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, double alpha,
+                   double beta, const ty_allocator *alloc, ty_error *e)
+{
     int64_t M = a->shape[0], K = a->shape[1], N = b->shape[1];
     if (M == 0 || N == 0) return TY_OK;
     if (K == 0) {
         if (beta == 0) ty_fill(out, 0.0);
         return TY_OK;
     }
-    if (M * N * K <= SMALL_GEMM) {
+    if (M * N * K <= SMALL_GEMM && alpha == 1.0) {
         gemm_small(out, a, b, beta);
         return TY_OK;
     }
@@ -643,7 +658,7 @@ int ty_gemm(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, double beta,
         lo = blas_layout(po, &ldo);
     }
     cblas_dgemm(CblasRowMajor, la == 1 ? CblasNoTrans : CblasTrans,
-                lb == 1 ? CblasNoTrans : CblasTrans, (int)M, (int)N, (int)K, 1.0, pa->data,
+                lb == 1 ? CblasNoTrans : CblasTrans, (int)M, (int)N, (int)K, alpha, pa->data,
                 (int)lda, pb->data, (int)ldb, beta, po->data, (int)ldo);
     if (po != out) ty_copy_flat(out, po);
 done:

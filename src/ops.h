@@ -44,6 +44,9 @@ double ty_norm(const ty_tensor *a);
    into a contiguous temporary through alloc. beta 0: overwrite, 1: accumulate. */
 int ty_gemm(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, double beta,
             const ty_allocator *alloc, ty_error *e);
+/* out = alpha a b + beta out (beta 0 or 1). */
+int ty_gemm_scaled(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, double alpha,
+                   double beta, const ty_allocator *alloc, ty_error *e);
 /* out (M) = a (M x K) * x (K). */
 int ty_gemv(ty_tensor *out, const ty_tensor *a, const ty_tensor *x, const ty_allocator *alloc,
             ty_error *e);

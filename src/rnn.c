@@ -285,18 +285,30 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
     if ((rc = ty_gemm(&dX2, &dA2, &W_ihT, 0.0, a, e))) return rc;
     if ((rc = ty_gemm(dW_ih, &X2T, &dA2, 0.0, a, e))) return rc;
 
-    /* dW_hh = h0^T dA_0 + sum over samples of h[n, 0:T-1]^T dA[n, 1:T] */
-    ty_tensor h0T = transposed(h0), dA0 = step_of(&dA, 0);
-    if (T > 0) {
-        if ((rc = ty_gemm(dW_hh, &h0T, &dA0, 0.0, a, e))) return rc;
-    } else {
+    /* dW_hh = sum over n, t of h[n, t-1]^T dA[n, t], with h0[n] for t = 0. In the (N*T) x H
+       row order, h row r-1 meets dA row r everywhere but at each sample's first step: one
+       GEMM over the rows shifted by one, minus the N-1 pairs that straddle two samples,
+       plus the h0 pairs. */
+    ty_tensor H2, dA0 = step_of(&dA, 0);
+    if (T == 0 || !as_rows(&H2, h)) {
         ty_fill(dW_hh, 0.0);
-    }
-    for (int64_t n = 0; T > 1 && n < N; n++) {
-        ty_tensor hp = matrix(h->data + n * h->stride[0], T - 1, H, h->stride[1], h->stride[2]);
-        ty_tensor hpT = transposed(&hp);
-        ty_tensor dAn = matrix(dA.data + n * dA.stride[0] + dA.stride[1], T - 1, H, dA.stride[1], 1);
-        if ((rc = ty_gemm(dW_hh, &hpT, &dAn, 1.0, a, e))) return rc;
+    } else {
+        int64_t R = N * T;
+        ty_tensor hr = matrix(H2.data, R - 1, H, H2.stride[0], H2.stride[1]);
+        ty_tensor dr = matrix(dA2.data + dA2.stride[0], R - 1, H, dA2.stride[0], dA2.stride[1]);
+        ty_tensor hrT = transposed(&hr);
+        if ((rc = ty_gemm(dW_hh, &hrT, &dr, 0.0, a, e))) return rc;
+        if (N > 1) {
+            ty_tensor hl = step_of(h, T - 1), dA0n;
+            hl.shape[0] = N - 1;
+            dA0n = dA0;
+            dA0n.data += dA0.stride[0];
+            dA0n.shape[0] = N - 1;
+            ty_tensor hlT = transposed(&hl);
+            if ((rc = ty_gemm_scaled(dW_hh, &hlT, &dA0n, -1.0, 1.0, a, e))) return rc;
+        }
+        ty_tensor h0T = transposed(h0);
+        if ((rc = ty_gemm(dW_hh, &h0T, &dA0, 1.0, a, e))) return rc;
     }
     column_sums(db, &dA2);
     return TY_OK;

@@ -1,11 +1,15 @@
 /* tensor.c: storage lifetime (refcounts, engine allocator, wrapped external data) and the
    view arithmetic on shapes and strides. No element math here: see ops.c. */
+#define _DEFAULT_SOURCE /* madvise flags */
 #include "tensor.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 int ty_fail(ty_error *e, int code, const char *fmt, ...)
 {
@@ -48,6 +52,15 @@ ty_storage *ty_storage_new(const ty_allocator *a, int64_t n, ty_error *e)
                 bytes);
         return NULL;
     }
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    /* Big blocks come fresh from mmap and fault in page by page; huge pages cut the faults
+       512-fold (NumPy does the same). Only the 2 MB-aligned interior is advised. */
+    if (bytes >= ((size_t)4 << 20)) {
+        uintptr_t lo = ((uintptr_t)block + ((1u << 21) - 1)) & ~(uintptr_t)((1u << 21) - 1);
+        uintptr_t hi = ((uintptr_t)block + bytes) & ~(uintptr_t)((1u << 21) - 1);
+        if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    }
+#endif
     ty_storage *s = (ty_storage *)block;
     s->data = (double *)(block + STORAGE_HEADER);
     s->size = n;
