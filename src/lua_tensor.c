@@ -665,23 +665,26 @@ static int index_number(lua_State *L, ty_tensor *t)
 
 static int m_index(lua_State *L)
 {
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        /* methods first, without touching the tensor: this is every t:method() call */
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+        const char *k = lua_tostring(L, 2);
+        if (k[0] == 'T' && k[1] == '\0') {
+            ty_tensor *t = lt_check(L, 1);
+            ty_tensor *v = lt_push_view(L, t);
+            ty_view_reverse_dims(v);
+            return 1;
+        }
+        return 1; /* nil */
+    }
     ty_tensor *t = lt_test(L, 1);
     if (!t) luaL_typeerror(L, 1, "tensor");
     if (lua_type(L, 2) == LUA_TNUMBER) {
         if (!t->data) return luaL_error(L, "index: tensor was closed");
         return index_number(L, t);
     }
-    if (lua_type(L, 2) == LUA_TSTRING) {
-        const char *k = lua_tostring(L, 2);
-        if (k[0] == 'T' && k[1] == '\0') {
-            if (!t->data) return luaL_error(L, "T: tensor was closed");
-            ty_tensor *v = lt_push_view(L, t);
-            ty_view_reverse_dims(v);
-            return 1;
-        }
-    }
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(1));
+    lua_pushnil(L);
     return 1;
 }
 

@@ -548,15 +548,17 @@ static int blas_layout(const ty_tensor *m, int64_t *ld)
 
 static void gemm_small(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, double beta)
 {
-    if (a->stride[1] == 1 && b->stride[1] == 1 && out->stride[1] == 1) {
-        /* row-major operands: the common case, with a unit-stride inner loop */
-        int64_t M = a->shape[0], K = a->shape[1], N = b->shape[1];
-        int64_t lda = a->stride[0], ldb = b->stride[0], ldo = out->stride[0];
+    int64_t M = a->shape[0], K = a->shape[1], N = b->shape[1];
+    int64_t as0 = a->stride[0], as1 = a->stride[1], bs0 = b->stride[0], bs1 = b->stride[1];
+    int64_t os0 = out->stride[0], os1 = out->stride[1];
+    if (bs1 == 1 && os1 == 1) {
+        /* rows of b and out are contiguous (a may be transposed): four outputs in
+           registers across the k loop */
         for (int64_t i = 0; i < M; i++) {
-            double *o = out->data + i * ldo;
-            const double *ar = a->data + i * lda;
+            double *o = out->data + i * os0;
+            const double *ar = a->data + i * as0;
             int64_t j = 0;
-            for (; j + 4 <= N; j += 4) { /* four outputs in registers across the k loop */
+            for (; j + 4 <= N; j += 4) {
                 double c0 = 0, c1 = 0, c2 = 0, c3 = 0;
                 if (beta != 0) {
                     c0 = o[j];
@@ -565,8 +567,8 @@ static void gemm_small(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, d
                     c3 = o[j + 3];
                 }
                 const double *bp = b->data + j;
-                for (int64_t k = 0; k < K; k++, bp += ldb) {
-                    const double x = ar[k];
+                for (int64_t k = 0; k < K; k++, bp += bs0) {
+                    const double x = ar[k * as1];
                     c0 += x * bp[0];
                     c1 += x * bp[1];
                     c2 += x * bp[2];
@@ -580,15 +582,26 @@ static void gemm_small(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, d
             for (; j < N; j++) {
                 double c = beta != 0 ? o[j] : 0;
                 const double *bp = b->data + j;
-                for (int64_t k = 0; k < K; k++, bp += ldb) c += ar[k] * *bp;
+                for (int64_t k = 0; k < K; k++, bp += bs0) c += ar[k * as1] * *bp;
                 o[j] = c;
             }
         }
         return;
     }
-    int64_t M = a->shape[0], K = a->shape[1], N = b->shape[1];
-    int64_t as0 = a->stride[0], as1 = a->stride[1], bs0 = b->stride[0], bs1 = b->stride[1];
-    int64_t os0 = out->stride[0], os1 = out->stride[1];
+    if (as1 == 1 && bs0 == 1) {
+        /* b is a transposed row-major matrix: every output is a dot product of two
+           contiguous runs */
+        for (int64_t i = 0; i < M; i++) {
+            const double *ar = a->data + i * as0;
+            for (int64_t j = 0; j < N; j++) {
+                const double *bc = b->data + j * bs1;
+                double c = beta != 0 ? out->data[i * os0 + j * os1] : 0;
+                for (int64_t k = 0; k < K; k++) c += ar[k] * bc[k];
+                out->data[i * os0 + j * os1] = c;
+            }
+        }
+        return;
+    }
     for (int64_t i = 0; i < M; i++) {
         double *o = out->data + i * os0;
         if (beta == 0)
@@ -596,10 +609,7 @@ static void gemm_small(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, d
         for (int64_t k = 0; k < K; k++) {
             double x = a->data[i * as0 + k * as1];
             const double *brow = b->data + k * bs0;
-            if (os1 == 1 && bs1 == 1)
-                for (int64_t j = 0; j < N; j++) o[j] += x * brow[j];
-            else
-                for (int64_t j = 0; j < N; j++) o[j * os1] += x * brow[j * bs1];
+            for (int64_t j = 0; j < N; j++) o[j * os1] += x * brow[j * bs1];
         }
     }
 }
