@@ -1,10 +1,11 @@
-/* engine.c: the embedding API of tycho.h. One Lua state per engine with a byte-counting
-   allocator; everything that can raise a Lua error runs protected, failures become codes. */
+/* engine.c: the embedding API of tycho.h: one Lua state per engine with a byte-counting
+   allocator, the sandbox and the limits; everything that can raise runs protected. */
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
 
 #include "tycho.h"
+#include "engine.h"
 #include "lua_tensor.h"
 
 #include <stdarg.h>
@@ -12,20 +13,48 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The count hook fires every HOOK_CHUNK VM instructions of a thread: cheap, and the limit
+   holds to within that many instructions per thread. */
+#define HOOK_CHUNK 1000
+
 struct tycho {
-    lua_State   *L;
-    tycho_config cfg;
-    size_t       mem_used;     /* bytes held through engine_alloc: Lua objects and tensors */
-    const char  *err;          /* "", errbuf, or a message anchored in the registry */
-    char         errbuf[512];
+    lua_State    *L;
+    tycho_config  cfg;
+    size_t        mem_used;     /* bytes held through engine_alloc: Lua objects and tensors */
+    uint64_t      fail_in;      /* fault injection: growths until the first refused one (it
+                                   stays at 1: every later growth fails too); 0: off */
+    int           fail_reached; /* fault injection refused an allocation since it was armed */
+    unsigned long refused;      /* growths refused (limit, injection, malloc) in this run */
+    uint64_t      executed;     /* VM instructions counted in this run */
+    int           limit_hit;    /* the instruction limit was exceeded in this run */
+    int           depth;        /* runs in progress: a host callback may run a nested chunk */
+    const char   *err;          /* "", errbuf, or a message anchored in the registry */
+    char          errbuf[512];
 };
 
 /* Registry slot that keeps the last script error alive while tycho_error points into it.
    It exists from tycho_open on, so storing a message later allocates nothing. */
 static const char ERROR_SLOT = 0;
 
+/* Lua calls a finalizer with its collector stopped (lua_gc answers -1 then) and skips for
+   good one it has no memory to call: a tensor's data would leak. So while a finalizer is
+   called and runs, allocations may exceed the budget by FINALIZER_SLACK, and fault
+   injection leaves them alone. */
+#define FINALIZER_SLACK ((size_t)1 << 20)
+
+static int in_finalizer(tycho *T)
+{
+    return T->L && lua_gc(T->L, LUA_GCISRUNNING) == -1;
+}
+
+static int over_budget(size_t used, size_t grow, size_t limit)
+{
+    return used > limit || grow > limit - used;
+}
+
 /* The lua_Alloc of every engine: Lua objects and tensor storage (lt_allocator hands this
-   allocator to the core) share one budget, cfg.memory_limit. */
+   allocator to the core) share one budget, cfg.memory_limit. Only growth can fail: Lua
+   assumes that freeing and shrinking never do. */
 static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     tycho *T = ud;
@@ -35,12 +64,32 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         T->mem_used -= osize;
         return NULL;
     }
-    size_t limit = T->cfg.memory_limit;
-    if (limit && nsize > osize &&
-        (T->mem_used > limit || nsize - osize > limit - T->mem_used))
-        return NULL;
+    if (nsize > osize) {
+        size_t limit = T->cfg.memory_limit, grow = nsize - osize;
+        int refuse = limit && over_budget(T->mem_used, grow, limit);
+        if ((refuse || T->fail_in) && in_finalizer(T)) {
+            size_t cap = limit > SIZE_MAX - FINALIZER_SLACK ? SIZE_MAX : limit + FINALIZER_SLACK;
+            refuse = limit && over_budget(T->mem_used, grow, cap);
+        } else if (T->fail_in == 1) {
+            refuse = 1;
+            T->fail_reached = 1;
+        } else if (T->fail_in > 1) {
+            T->fail_in--;
+        }
+        if (refuse) {
+            T->refused++;
+            return NULL;
+        }
+    }
     void *p = realloc(ptr, nsize);
-    if (p) T->mem_used = T->mem_used - osize + nsize;
+    if (!p) {
+        if (nsize > osize) {
+            T->refused++;
+            return NULL;
+        }
+        p = ptr;   /* a shrink that realloc refused: the old block is big enough */
+    }
+    T->mem_used = T->mem_used - osize + nsize;
     return p;
 }
 
@@ -67,45 +116,323 @@ static int lua_fail(tycho *T, int code)
     if (lua_type(L, -1) != LUA_TSTRING)   /* lua_tostring would convert, i.e. allocate */
         return fail(T, code, "(error object is a %s value)", luaL_typename(L, -1));
     const char *msg = lua_tostring(L, -1);
+    if (code == TYCHO_ERR_LIMIT && !strstr(msg, "instruction limit of"))
+        return fail(T, code, "instruction limit of %llu exceeded",
+                    (unsigned long long)T->cfg.instruction_limit);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &ERROR_SLOT);
     T->err = msg;
     return code;
 }
 
-static int status_code(int status)
+/* The code for a failed load or call; the error object is on top of the stack. */
+static int classify(tycho *T, int status)
 {
+    if (T->limit_hit) return TYCHO_ERR_LIMIT;
     switch (status) {
     case LUA_OK:        return TYCHO_OK;
     case LUA_ERRSYNTAX: return TYCHO_ERR_SYNTAX;
     case LUA_ERRMEM:    return TYCHO_ERR_MEMORY;
     case LUA_ERRFILE:   return TYCHO_ERR_FILE;
-    default:            return TYCHO_ERR_RUN;
+    default:            break;
     }
+    /* lauxlib's buffers and the core's temporaries report a refused allocation as an
+       ordinary error saying so; a handler that ran out of memory gives LUA_ERRERR. */
+    if (T->refused &&
+        (status == LUA_ERRERR || (lua_type(T->L, -1) == LUA_TSTRING &&
+                                  strstr(lua_tostring(T->L, -1), "not enough memory"))))
+        return TYCHO_ERR_MEMORY;
+    return TYCHO_ERR_RUN;
 }
 
-/* As lua.c's: the error message plus a traceback; __tostring for error objects. */
-static int msghandler(lua_State *L)
+static int p_traceback(lua_State *L)
 {
-    const char *msg = lua_tostring(L, 1);
-    if (msg == NULL) {
-        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
-        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-    }
-    luaL_traceback(L, L, msg, 1);
+    /* level 2: past this function and the handler that called it */
+    luaL_traceback(L, L, lua_tostring(L, 1), 2);
     return 1;
 }
+
+/* As lua.c's: the error message plus a traceback; __tostring for error objects. Without
+   memory for the traceback, the message alone. */
+static int msghandler(lua_State *L)
+{
+    if (!lua_isstring(L, 1)) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+        lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+        lua_replace(L, 1);
+    }
+    lua_settop(L, 1);
+    lua_pushcfunction(L, p_traceback);
+    lua_pushvalue(L, 1);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) lua_settop(L, 1);
+    return 1;
+}
+
+/* Only a host that calls the raw state (tycho_lua) outside a protected call gets here: the
+   engine's own calls all run protected. Lua aborts when this returns, so say why first,
+   as lauxlib's handler does; it is the one place the library writes to stderr. */
+static int panic(lua_State *L)
+{
+    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                     : "error object is not a string";
+    fprintf(stderr, "tycho: PANIC: unprotected error in call to Lua API (%s)\n", msg);
+    fflush(stderr);
+    return 0;
+}
+
+/* ---- the instruction limit --------------------------------------------------------------- */
+
+/* Counts instructions in chunks on every thread: coroutines inherit the hook from the
+   thread that creates them. Past the limit it fires again on the very next instruction of
+   this thread and of the main one (Redis's luaMaskCountHook does the same for its script
+   timeout), so a pcall or coroutine.resume that catches the error gets no further. */
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    void *ud;
+    lua_getallocf(L, &ud);
+    tycho *T = ud;
+    uint64_t limit = T->cfg.instruction_limit;
+    int every = lua_gethookcount(L);
+    if (!T->depth || !limit) return;   /* outside tycho_run_*: not counted */
+    if (!T->limit_hit) {
+        if ((uint64_t)every <= limit - T->executed) {
+            T->executed += (uint64_t)every;
+            if (every != HOOK_CHUNK) lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_CHUNK);
+            return;
+        }
+        T->executed = limit;
+        T->limit_hit = 1;
+    }
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+    if (L != T->L) lua_sethook(T->L, count_hook, LUA_MASKCOUNT, 1);
+    char msg[64];
+    snprintf(msg, sizeof msg, "instruction limit of %llu exceeded", (unsigned long long)limit);
+    luaL_where(L, 0);   /* level 0 in a hook: the Lua function that was running */
+    lua_pushstring(L, msg);
+    lua_concat(L, 2);
+    lua_error(L);
+}
+
+/* Finalizers run with hooks off (lgc.c's GCTM), so a __gc loop would never meet the limit:
+   under the limit a script may not make one. Lua marks an object for finalization only when
+   its metatable has __gc at setmetatable time, so checking here is enough. */
+static int guarded_setmetatable(lua_State *L)
+{
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        int has_gc = lua_rawget(L, 2) != LUA_TNIL;
+        lua_pop(L, 1);
+        if (has_gc)
+            return luaL_error(L, "setmetatable: __gc metamethods are disabled under the "
+                                 "instruction limit (finalizers run outside it)");
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+/* A run starts afresh: full instruction budget, fault injection off. A nested run (a host
+   callback running a chunk) shares the budget of the run around it. */
+static void run_begin(tycho *T)
+{
+    if (T->depth++ > 0) return;
+    T->executed = 0;
+    T->limit_hit = 0;
+    T->refused = 0;
+    T->fail_in = 0;
+    T->fail_reached = 0;
+    if (T->cfg.instruction_limit) lua_sethook(T->L, count_hook, LUA_MASKCOUNT, HOOK_CHUNK);
+}
+
+static void run_end(tycho *T)
+{
+    T->depth--;
+}
+
+/* ---- tycho.engine: what tests need from the engine (not in the C module) -------------- */
+
+/* fail_allocation(n): the nth allocation that grows memory from now fails, and every later
+   one, until fail_allocation(0) or nil, or the next tycho_run_*. Returns whether the
+   previous setting refused an allocation. */
+static int l_fail_allocation(lua_State *L)
+{
+    tycho *T = lua_touserdata(L, lua_upvalueindex(1));
+    lua_Integer n = luaL_optinteger(L, 1, 0);
+    luaL_argcheck(L, n >= 0, 1, "must be a count (0 or nil: off)");
+    int reached = T->fail_reached;
+    T->fail_in = (uint64_t)n;
+    T->fail_reached = 0;
+    lua_pushboolean(L, reached);
+    return 1;
+}
+
+/* memory_used(): bytes held by the engine, Lua objects and tensor data together. */
+static int l_memory_used(lua_State *L)
+{
+    tycho *T = lua_touserdata(L, lua_upvalueindex(1));
+    lua_pushinteger(L, (lua_Integer)T->mem_used);
+    return 1;
+}
+
+static void open_engine_table(lua_State *L, tycho *T)
+{
+    static const luaL_Reg fns[] = {
+        { "fail_allocation", l_fail_allocation },
+        { "memory_used", l_memory_used },
+        { NULL, NULL },
+    };
+    lua_createtable(L, 0, 2);
+    lua_pushlightuserdata(L, T);
+    luaL_setfuncs(L, fns, 1);
+    lua_setfield(L, -2, "engine");
+}
+
+/* ---- the sandbox ------------------------------------------------------------------------- */
+
+/* A disabled function; upvalue 1 is its name. */
+static int sandbox_disabled(lua_State *L)
+{
+    return luaL_error(L, "%s is disabled in the sandbox", lua_tostring(L, lua_upvalueindex(1)));
+}
+
+/* __index of the io, os and debug stand-ins; upvalue 1 is the library name. */
+static int sandbox_index(lua_State *L)
+{
+    const char *lib = lua_tostring(L, lua_upvalueindex(1));
+    if (lua_type(L, 2) == LUA_TSTRING)
+        return luaL_error(L, "%s.%s is disabled in the sandbox", lib, lua_tostring(L, 2));
+    return luaL_error(L, "%s is disabled in the sandbox", lib);
+}
+
+static void set_disabled(lua_State *L, int table, const char *field, const char *name)
+{
+    lua_pushstring(L, name);
+    lua_pushcclosure(L, sandbox_disabled, 1);
+    lua_setfield(L, table, field);
+}
+
+/* Replaces library `lib` (global and package.loaded) by a table holding only the fields in
+   keep, where every other field raises "lib.field is disabled in the sandbox". */
+static void stub_library(lua_State *L, const char *lib, const char *const keep[])
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    int loaded = lua_gettop(L);
+    lua_getfield(L, loaded, lib);
+    lua_newtable(L);
+    for (; *keep; keep++) {
+        lua_getfield(L, loaded + 1, *keep);
+        lua_setfield(L, -2, *keep);
+    }
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, lib);
+    lua_pushcclosure(L, sandbox_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, loaded, lib);
+    lua_setglobal(L, lib);
+    lua_settop(L, loaded - 1);
+}
+
+/* require for modules already loaded or preloaded (tycho, tycho.nn, tycho.checks, the
+   standard libraries); upvalue 1 is the real require, left with the preload searcher only. */
+static int sandbox_require(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    lua_settop(L, 1);
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, 2, name) != LUA_TNIL && lua_toboolean(L, -1)) return 1;
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    if (lua_getfield(L, -1, name) == LUA_TNIL)
+        return luaL_error(L, "require: module '%s' not found (loading modules from files is "
+                             "disabled in the sandbox)", name);
+    lua_settop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* load in text mode only: bytecode is not checked by Lua and can crash it. */
+static int sandbox_load(lua_State *L)
+{
+    static const char binary[] = "load: binary chunks are disabled in the sandbox";
+    int n = lua_gettop(L);
+    if (lua_type(L, 1) == LUA_TSTRING && lua_tostring(L, 1)[0] == LUA_SIGNATURE[0])
+        return luaL_error(L, "%s", binary);
+    if (n < 3) lua_settop(L, n = 3);
+    lua_pushliteral(L, "t");
+    lua_replace(L, 3);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, n, LUA_MULTRET);
+    /* a reader function can still hand over bytecode, which mode "t" refuses */
+    if (lua_isnil(L, 1) && lua_type(L, 2) == LUA_TSTRING &&
+        strstr(lua_tostring(L, 2), "attempt to load a binary chunk"))
+        return luaL_error(L, "%s", binary);
+    return lua_gettop(L);
+}
+
+/* Wraps global `name` (or field of the table at index t) in closure f over the original. */
+static void wrap_field(lua_State *L, int t, const char *name, lua_CFunction f)
+{
+    lua_getfield(L, t, name);
+    lua_pushcclosure(L, f, 1);
+    lua_setfield(L, t, name);
+}
+
+static void open_sandbox(lua_State *L)
+{
+    static const char *const none[] = { NULL };
+    static const char *const os_keep[] = { "clock", "date", "difftime", "time", NULL };
+    lua_pushboolean(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "tycho.sandbox");   /* tycho.load/save refuse */
+    stub_library(L, "io", none);
+    stub_library(L, "debug", none);
+    stub_library(L, "os", os_keep);
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    int G = lua_gettop(L);
+    set_disabled(L, G, "dofile", "dofile");
+    set_disabled(L, G, "loadfile", "loadfile");
+    wrap_field(L, G, "load", sandbox_load);
+    wrap_field(L, G, "require", sandbox_require);
+
+    lua_getfield(L, G, "string");
+    set_disabled(L, lua_gettop(L), "dump", "string.dump");
+    lua_pop(L, 1);
+
+    lua_getfield(L, G, "package");
+    int pkg = lua_gettop(L);
+    set_disabled(L, pkg, "loadlib", "package.loadlib");
+    set_disabled(L, pkg, "searchpath", "package.searchpath");
+    lua_getfield(L, pkg, "searchers");
+    lua_createtable(L, 1, 0);
+    lua_rawgeti(L, -2, 1);   /* the preload searcher */
+    lua_rawseti(L, -2, 1);
+    lua_setfield(L, pkg, "searchers");
+    lua_settop(L, G - 1);
+}
+
+/* ---- opening and closing ----------------------------------------------------------------- */
 
 static int p_open(lua_State *L)
 {
     tycho *T = lua_touserdata(L, 1);
     luaL_openlibs(L);
     luaL_requiref(L, "tycho", luaopen_tycho, 1);
+    open_engine_table(L, T);
     lua_pushliteral(L, "");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &ERROR_SLOT);
-    /* Later issue: with T->cfg.sandbox set, remove io, os, debug, the package loaders,
-       dofile, loadfile, tycho.load/save and binary chunks here. */
-    (void)T;
+    if (T->cfg.instruction_limit) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+        wrap_field(L, lua_gettop(L), "setmetatable", guarded_setmetatable);
+    }
+    if (T->cfg.sandbox) open_sandbox(L);
     return 0;
 }
 
@@ -120,6 +447,9 @@ tycho *tycho_open(const tycho_config *cfg)
         free(T);
         return NULL;
     }
+    lua_atpanic(T->L, panic);
+    /* set before any thread exists, so every coroutine inherits it */
+    if (T->cfg.instruction_limit) lua_sethook(T->L, count_hook, LUA_MASKCOUNT, HOOK_CHUNK);
     lua_pushcfunction(T->L, p_open);
     lua_pushlightuserdata(T->L, T);
     if (lua_pcall(T->L, 1, 0, 0) != LUA_OK) {
@@ -137,12 +467,34 @@ void tycho_close(tycho *T)
     free(T);
 }
 
+/* ---- running chunks ---------------------------------------------------------------------- */
+
 typedef struct run_args {
+    tycho      *T;
     const char *path;       /* file mode (NULL: stdin) */
     const char *code;       /* string mode when non-NULL */
     const char *chunkname;
     int         status;     /* status of the load or of the call, whichever failed */
 } run_args;
+
+/* Pushes the chunk, or the error message; returns the lua_load status. In a sandbox only
+   source loads: bytecode is not checked by Lua and could crash the host. */
+static int load_chunk(lua_State *L, run_args *a)
+{
+    int sandbox = a->T->cfg.sandbox;
+    const char *mode = sandbox ? "t" : "bt";
+    int status = a->code ? luaL_loadbufferx(L, a->code, strlen(a->code), a->chunkname, mode)
+                         : luaL_loadfilex(L, a->path, mode);
+    if (status == LUA_ERRSYNTAX && sandbox && lua_type(L, -1) == LUA_TSTRING &&
+        strstr(lua_tostring(L, -1), "attempt to load a binary chunk")) {
+        const char *name = a->code ? a->chunkname : a->path ? a->path : "stdin";
+        if (a->code && (name[0] == '=' || name[0] == '@')) name++;
+        else if (a->code) name = "[string]";
+        lua_pop(L, 1);
+        lua_pushfstring(L, "%s: binary chunks are disabled in the sandbox", name);
+    }
+    return status;
+}
 
 /* Loading runs protected too: luaL_loadfilex allocates before it protects itself. */
 static int p_run(lua_State *L)
@@ -150,13 +502,8 @@ static int p_run(lua_State *L)
     run_args *a = lua_touserdata(L, 1);
     lua_pushcfunction(L, msghandler);
     int handler = lua_gettop(L);
-    /* Later issue: binary chunks ("b") are refused under the sandbox. */
-    if (a->code)
-        a->status = luaL_loadbufferx(L, a->code, strlen(a->code), a->chunkname, "bt");
-    else
-        a->status = luaL_loadfilex(L, a->path, "bt");
+    a->status = load_chunk(L, a);
     if (a->status != LUA_OK) return lua_error(L);
-    /* Later issue: the instruction limit installs its count hook around this call. */
     a->status = lua_pcall(L, 0, 0, handler);
     if (a->status != LUA_OK) return lua_error(L);
     return 0;
@@ -166,14 +513,17 @@ static int run(tycho *T, run_args *a)
 {
     lua_State *L = T->L;
     int top = lua_gettop(L);
+    a->T = T;
     a->status = LUA_OK;
+    run_begin(T);
     lua_pushcfunction(L, p_run);
     lua_pushlightuserdata(L, a);
     int status = lua_pcall(L, 1, 0, 0);
+    run_end(T);
     int rc = TYCHO_OK;
     if (status != LUA_OK) {
         /* the inner status says what failed; the outer one covers p_run's own setup */
-        rc = lua_fail(T, status_code(a->status != LUA_OK ? a->status : status));
+        rc = lua_fail(T, classify(T, a->status != LUA_OK ? a->status : status));
     }
     lua_settop(L, top);
     return rc;
@@ -183,7 +533,7 @@ int tycho_run_file(tycho *T, const char *path)
 {
     if (!T) return TYCHO_ERR_ARG;
     T->err = "";
-    run_args a = { path, NULL, NULL, LUA_OK };
+    run_args a = { T, path, NULL, NULL, LUA_OK };
     return run(T, &a);
 }
 
@@ -192,8 +542,49 @@ int tycho_run_string(tycho *T, const char *code, const char *chunkname)
     if (!T) return TYCHO_ERR_ARG;
     T->err = "";
     if (!code) return fail(T, TYCHO_ERR_ARG, "tycho_run_string: code is NULL");
-    run_args a = { NULL, code, chunkname ? chunkname : code, LUA_OK };
+    run_args a = { T, NULL, code, chunkname ? chunkname : code, LUA_OK };
     return run(T, &a);
+}
+
+static int p_load(lua_State *L)
+{
+    run_args *a = lua_touserdata(L, 1);
+    a->status = load_chunk(L, a);
+    if (a->status != LUA_OK) return lua_error(L);
+    return 1;
+}
+
+int tycho_cli_load_file(tycho *T, const char *path)
+{
+    lua_State *L = T->L;
+    T->err = "";
+    run_args a = { T, path, NULL, NULL, LUA_OK };
+    lua_pushcfunction(L, p_load);
+    lua_pushlightuserdata(L, &a);
+    int status = lua_pcall(L, 1, 1, 0);
+    if (status == LUA_OK) return TYCHO_OK;
+    T->limit_hit = 0;
+    T->refused = 0;
+    int rc = lua_fail(T, classify(T, a.status != LUA_OK ? a.status : status));
+    lua_pop(L, 1);
+    return rc;
+}
+
+int tycho_cli_call(tycho *T, int nargs, int nresults)
+{
+    lua_State *L = T->L;
+    T->err = "";
+    int base = lua_gettop(L) - nargs;   /* the function */
+    lua_pushcfunction(L, msghandler);
+    lua_insert(L, base);
+    run_begin(T);
+    int status = lua_pcall(L, nargs, nresults, base);
+    run_end(T);
+    lua_remove(L, base);
+    if (status == LUA_OK) return TYCHO_OK;
+    int rc = lua_fail(T, classify(T, status));
+    lua_pop(L, 1);
+    return rc;
 }
 
 const char *tycho_error(const tycho *T)
