@@ -4,7 +4,10 @@
 #include <lauxlib.h>
 
 #include "tycho.h"
+#include "engine.h"
 
+#include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,8 @@
 static lua_State *volatile globalL = NULL;
 /* Messages name the program, except inside the REPL (lua.c does the same). */
 static const char *progname = PROGNAME;
+/* How the REPL loads lines: source only in a sandbox, as the engine loads chunks. */
+static const char *chunkmode = "bt";
 
 static void lstop(lua_State *L, lua_Debug *ar)
 {
@@ -47,10 +52,18 @@ static void print_usage(FILE *f)
             "  -E        ignore environment variables (LUA_INIT)\n"
             "  -W        turn warnings on\n"
             "  -h        show this help (also --help; --version is -v)\n"
+            "  --sandbox          run scripts in the sandbox: no io, debug, os beyond\n"
+            "                     clock/date/difftime/time, file loading, tycho.load/save\n"
+            "  --mem-limit SIZE   cap Lua objects and tensor data at SIZE bytes (suffix\n"
+            "                     K, M or G: 64M); past it allocations fail\n"
+            "  --instr-limit N    end each chunk (script, -e, -l, REPL line) after N Lua VM\n"
+            "                     instructions (an integer or 1e9 notation); pcall cannot\n"
+            "                     catch it\n"
             "  --        stop handling options\n"
             "  -         stop handling options and execute stdin\n"
             "With no arguments: an interactive prompt if stdin is a terminal, else stdin\n"
-            "runs as a script. The module `tycho` is preloaded as a global.\n",
+            "runs as a script. The module `tycho` is preloaded as a global. Exit status: 0,\n"
+            "or 1 after an error (also a usage error).\n",
             PROGNAME);
 }
 
@@ -61,7 +74,8 @@ static void l_message(const char *pname, const char *msg)
     fflush(stderr);
 }
 
-static int report(lua_State *L, int status)
+/* A Lua status with its message on the stack (REPL syntax errors, the pmain call). */
+static int report_lua(lua_State *L, int status)
 {
     if (status != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
@@ -71,29 +85,22 @@ static int report(lua_State *L, int status)
     return status;
 }
 
-static int msghandler(lua_State *L)
+/* A tycho code with its message in tycho_error. */
+static int report(tycho *T, int rc)
 {
-    const char *msg = lua_tostring(L, 1);
-    if (msg == NULL) {
-        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
-        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
-    }
-    luaL_traceback(L, L, msg, 1);
-    return 1;
+    if (rc != TYCHO_OK) l_message(progname, tycho_error(T));
+    return rc;
 }
 
-/* lua_pcall with the traceback handler and Ctrl-C turned into a Lua error. */
-static int docall(lua_State *L, int narg, int nres)
+/* Calls the function below narg arguments as the engine runs a chunk (sandbox, limits,
+   traceback), with Ctrl-C turned into a Lua error. Returns a tycho code. */
+static int docall(tycho *T, int narg, int nres)
 {
-    int base = lua_gettop(L) - narg;
-    lua_pushcfunction(L, msghandler);
-    lua_insert(L, base);
-    globalL = L;
+    globalL = tycho_lua(T);
     signal(SIGINT, laction);
-    int status = lua_pcall(L, narg, nres, base);
+    int rc = tycho_cli_call(T, narg, nres);
     signal(SIGINT, SIG_DFL);
-    lua_remove(L, base);
-    return status;
+    return rc;
 }
 
 static void print_version(void)
@@ -144,16 +151,73 @@ static void warn_on(void *ud, const char *msg, int tocont)
 
 enum { has_error = 1, has_i = 2, has_v = 4, has_e = 8, has_E = 16, has_h = 32 };
 
-/* lua.c's collectargs plus -h, --help and --version. *first gets the script's index
-   (argc if none) or the bad option's. */
-static int collectargs(char **argv, int *first)
+/* "64M": bytes, with an optional K, M or G suffix (powers of 1024). */
+static int parse_size(const char *s, size_t *out)
+{
+    if (*s < '0' || *s > '9') return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    int shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    default: break;
+    }
+    if (errno || *end != '\0' || v > (unsigned long long)(SIZE_MAX >> shift)) return 0;
+    *out = (size_t)v << shift;
+    return 1;
+}
+
+/* "1000000" or "1e9": a whole number of instructions. */
+static int parse_count(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9' || s[strspn(s, "0123456789.eE+-")] != '\0') return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!errno && *end == '\0') {
+        *out = v;
+        return 1;
+    }
+    double d = strtod(s, &end);
+    if (*end != '\0' || !(d >= 0) || d >= 18446744073709551616.0 || d != floor(d)) return 0;
+    *out = (uint64_t)d;
+    return 1;
+}
+
+/* The long options that take a value; "--opt value" and "--opt=value" both work. */
+static const char *value_option(const char *arg, const char **inline_value)
+{
+    static const char *const names[] = { "--mem-limit", "--instr-limit" };
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        size_t n = strlen(names[k]);
+        if (strncmp(arg, names[k], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
+            *inline_value = arg[n] == '=' ? arg + n + 1 : NULL;
+            return names[k];
+        }
+    }
+    return NULL;
+}
+
+/* Why collectargs failed, for print_bad_option. */
+typedef struct bad_arg {
+    const char *option;   /* a value option whose value is missing or bad, else NULL */
+    const char *value;    /* the bad value, NULL when missing */
+} bad_arg;
+
+/* lua.c's collectargs plus -h, --help, --version, --sandbox, --mem-limit, --instr-limit.
+   *first gets the script's index (argc if none) or the bad option's. */
+static int collectargs(char **argv, int *first, tycho_config *cfg, bad_arg *bad)
 {
     int args = 0, i;
     for (i = 1; argv[i] != NULL; i++) {
         *first = i;
         if (argv[i][0] != '-') return args;
         switch (argv[i][1]) {
-        case '-':
+        case '-': {
+            const char *value, *opt;
             if (strcmp(argv[i], "--help") == 0) {
                 args |= has_h;
                 break;
@@ -162,9 +226,25 @@ static int collectargs(char **argv, int *first)
                 args |= has_v;
                 break;
             }
+            if (strcmp(argv[i], "--sandbox") == 0) {
+                cfg->sandbox = 1;
+                break;
+            }
+            if ((opt = value_option(argv[i], &value)) != NULL) {
+                bad->option = opt;
+                if (!value) value = argv[++i];
+                if (!value) return has_error;
+                bad->value = value;
+                int ok = opt[2] == 'm' ? parse_size(value, &cfg->memory_limit)
+                                       : parse_count(value, &cfg->instruction_limit);
+                if (!ok) return has_error;
+                bad->option = bad->value = NULL;
+                break;
+            }
             if (argv[i][2] != '\0') return has_error;
             *first = i + 1;
             return args;
+        }
         case '\0':
             return args;   /* script "name" is '-': stdin */
         case 'E':
@@ -200,9 +280,15 @@ static int collectargs(char **argv, int *first)
     return args;
 }
 
-static void print_bad_option(const char *opt)
+static void print_bad_option(const char *opt, const bad_arg *bad)
 {
-    if (opt[1] == 'e' || opt[1] == 'l')
+    if (bad->option && bad->value)
+        fprintf(stderr, "%s: bad value '%s' for %s (%s)\n", PROGNAME, bad->value, bad->option,
+                bad->option[2] == 'm' ? "bytes with an optional K, M or G suffix, e.g. 64M"
+                                      : "a whole number of instructions, e.g. 1000000 or 1e9");
+    else if (bad->option)
+        fprintf(stderr, "%s: '%s' needs argument\n", PROGNAME, bad->option);
+    else if (opt[1] == 'e' || opt[1] == 'l')
         fprintf(stderr, "%s: '%s' needs argument\n", PROGNAME, opt);
     else
         fprintf(stderr, "%s: unrecognized option '%s'\n", PROGNAME, opt);
@@ -226,27 +312,30 @@ static void createargtable(lua_State *L, char **argv, int argc, int script)
 
 static int dostring(tycho *T, const char *code, const char *name)
 {
+    globalL = tycho_lua(T);
+    signal(SIGINT, laction);
     int rc = tycho_run_string(T, code, name);
-    if (rc != TYCHO_OK) l_message(progname, tycho_error(T));
-    return rc;
+    signal(SIGINT, SIG_DFL);
+    return report(T, rc);
 }
 
 /* require(mod) into global mod (without a "-suffix", as lua 5.4), or into g for "g=mod". */
-static int dolibrary(lua_State *L, const char *spec)
+static int dolibrary(tycho *T, const char *spec)
 {
+    lua_State *L = tycho_lua(T);
     const char *eq = strchr(spec, '=');
     const char *mod = eq ? eq + 1 : spec;
     size_t globlen = eq ? (size_t)(eq - spec) : strcspn(spec, "-");
     lua_getglobal(L, "require");
     lua_pushstring(L, mod);
-    int status = docall(L, 1, 1);
-    if (status == LUA_OK) {
+    int rc = docall(T, 1, 1);
+    if (rc == TYCHO_OK) {
         lua_pushlstring(L, spec, globlen);
         lua_insert(L, -2);
         lua_setglobal(L, lua_tostring(L, -2));
         lua_pop(L, 1);
     }
-    return report(L, status);
+    return report(T, rc);
 }
 
 static int pushargs(lua_State *L)
@@ -261,27 +350,32 @@ static int pushargs(lua_State *L)
 }
 
 /* The script gets its arguments as `...` too; "-" (not after "--") is stdin. */
-static int handle_script(lua_State *L, char **argv)
+static int handle_script(tycho *T, char **argv)
 {
     const char *fname = argv[0];
     if (strcmp(fname, "-") == 0 && strcmp(argv[-1], "--") != 0) fname = NULL;
-    int status = luaL_loadfile(L, fname);
-    if (status == LUA_OK) {
-        int n = pushargs(L);
-        status = docall(L, n, LUA_MULTRET);
+    int rc = tycho_cli_load_file(T, fname);
+    if (rc == TYCHO_OK) {
+        int n = pushargs(tycho_lua(T));
+        rc = docall(T, n, 0);
     }
-    return report(L, status);
+    return report(T, rc);
 }
 
 static int runargs(tycho *T, lua_State *L, char **argv, int n)
 {
     for (int i = 1; i < n; i++) {
+        const char *value;
+        if (value_option(argv[i], &value)) {
+            if (!value) i++;   /* "1e9" is a value, not an -e */
+            continue;
+        }
         int option = argv[i][1];
         if (option == 'e' || option == 'l') {
             const char *extra = argv[i] + 2;
             if (*extra == '\0') extra = argv[++i];
             int failed = option == 'e' ? dostring(T, extra, "=(command line)") != TYCHO_OK
-                                       : dolibrary(L, extra) != LUA_OK;
+                                       : dolibrary(T, extra) != TYCHO_OK;
             if (failed) return 0;
         } else if (option == 'W') {
             lua_warning(L, "@on", 0);
@@ -300,8 +394,7 @@ static int handle_luainit(tycho *T)
     }
     if (init == NULL) return TYCHO_OK;
     int rc = init[0] == '@' ? tycho_run_file(T, init + 1) : tycho_run_string(T, init, name);
-    if (rc != TYCHO_OK) l_message(progname, tycho_error(T));
-    return rc;
+    return report(T, rc);
 }
 
 /* ---- the REPL -------------------------------------------------------------------------- */
@@ -365,7 +458,7 @@ static int addreturn(lua_State *L)
 {
     const char *line = lua_tostring(L, -1);
     const char *retline = lua_pushfstring(L, "return %s;", line);
-    int status = luaL_loadbuffer(L, retline, strlen(retline), "=stdin");
+    int status = luaL_loadbufferx(L, retline, strlen(retline), "=stdin", chunkmode);
     if (status == LUA_OK) lua_remove(L, -2);
     else lua_pop(L, 2);
     return status;
@@ -376,7 +469,7 @@ static int multiline(lua_State *L)
     for (;;) {
         size_t len;
         const char *line = lua_tolstring(L, 1, &len);
-        int status = luaL_loadbuffer(L, line, len, "=stdin");
+        int status = luaL_loadbufferx(L, line, len, "=stdin", chunkmode);
         if (!incomplete(L, status) || !pushline(L, 0)) return status;
         lua_pushliteral(L, "\n");
         lua_insert(L, -2);
@@ -407,15 +500,15 @@ static void l_print(lua_State *L)
     }
 }
 
-static void doREPL(lua_State *L)
+static void doREPL(tycho *T)
 {
+    lua_State *L = tycho_lua(T);
     int status;
     const char *oldprogname = progname;
     progname = NULL;
     while ((status = loadline(L)) != -1) {
-        if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
-        if (status == LUA_OK) l_print(L);
-        else report(L, status);
+        if (status != LUA_OK) report_lua(L, status);
+        else if (report(T, docall(T, 0, LUA_MULTRET)) == TYCHO_OK) l_print(L);
     }
     lua_settop(L, 0);
     fputs("\n", stdout);
@@ -426,11 +519,12 @@ static void doREPL(lua_State *L)
 /* ---- main ------------------------------------------------------------------------------ */
 
 typedef struct cli {
-    tycho *T;
-    int    argc;
-    char **argv;
-    int    script;
-    int    args;
+    tycho       *T;
+    tycho_config cfg;
+    int          argc;
+    char       **argv;
+    int          script;
+    int          args;
 } cli;
 
 /* Everything that touches the Lua state runs here, protected, as lua.c's pmain. */
@@ -441,15 +535,14 @@ static int pmain(lua_State *L)
     createargtable(L, c->argv, c->argc, c->script);
     if (!(c->args & has_E) && handle_luainit(c->T) != TYCHO_OK) return 0;
     if (!runargs(c->T, L, c->argv, c->script)) return 0;
-    if (c->script < c->argc && handle_script(L, c->argv + c->script) != LUA_OK) return 0;
+    if (c->script < c->argc && handle_script(c->T, c->argv + c->script) != TYCHO_OK) return 0;
     if (c->args & has_i) {
-        doREPL(L);
+        doREPL(c->T);
     } else if (c->script == c->argc && !(c->args & (has_e | has_v))) {
         if (isatty(0)) {
             print_version();
-            doREPL(L);
-        } else if (tycho_run_file(c->T, NULL) != TYCHO_OK) {
-            l_message(progname, tycho_error(c->T));
+            doREPL(c->T);
+        } else if (report(c->T, tycho_run_file(c->T, NULL)) != TYCHO_OK) {
             return 0;
         }
     }
@@ -460,22 +553,27 @@ static int pmain(lua_State *L)
 int main(int argc, char **argv)
 {
     cli c;
+    bad_arg bad = { NULL, NULL };
+    memset(&c.cfg, 0, sizeof c.cfg);
     c.argc = argc;
     c.argv = argv;
     c.script = argc;
-    c.args = collectargs(argv, &c.script);
+    c.args = collectargs(argv, &c.script, &c.cfg, &bad);
     if (c.args == has_error) {
-        print_bad_option(argv[c.script]);
+        print_bad_option(argv[c.script], &bad);
         return EXIT_FAILURE;
     }
+    if (c.cfg.sandbox) chunkmode = "t";
     if (c.args & has_h) {
         print_usage(stdout);
         return EXIT_SUCCESS;
     }
     if (c.args & has_v) print_version();
-    c.T = tycho_open(NULL);
+    c.T = tycho_open(&c.cfg);
     if (!c.T) {
-        l_message(PROGNAME, "cannot create state: not enough memory");
+        l_message(PROGNAME, c.cfg.memory_limit ? "cannot create state: not enough memory "
+                                                 "(--mem-limit too small?)"
+                                               : "cannot create state: not enough memory");
         return EXIT_FAILURE;
     }
     lua_State *L = tycho_lua(c.T);
@@ -483,7 +581,7 @@ int main(int argc, char **argv)
     lua_pushlightuserdata(L, &c);
     int status = lua_pcall(L, 1, 1, 0);
     int ok = status == LUA_OK && lua_toboolean(L, -1);
-    if (status != LUA_OK) report(L, status);
+    if (status != LUA_OK) report_lua(L, status);
     tycho_close(c.T);
     return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
