@@ -1,0 +1,266 @@
+-- alloc_failure_spec.lua: every allocation of tensor creation, views, .npy loading and the
+-- RNN layer can fail. For n = 1, 2, ... the nth allocation from the start of an operation
+-- (and every later one) fails; each such run must raise exactly "not enough memory", leave
+-- nothing behind (memory_used returns to where it was; check-asan and check-valgrind see
+-- every path), and the first run that never reaches the failure gives the normal result.
+-- tycho.engine exists only in the engine (build/tycho), not in the C module for stock Lua.
+local lu = require "luaunit"
+local tycho = require "tycho"
+local nn = require "tycho.nn"
+
+local E = tycho.engine
+local FIXTURES = "spec/fixtures/npy/"
+
+-- Equal values: tensors by shape and elements, tables deeply, anything else by ==.
+local function same(a, b)
+  local ta, tb = getmetatable(a), getmetatable(b)
+  if type(a) == "userdata" and ta and ta.__name == "tycho.Tensor" then
+    return type(b) == "userdata" and getmetatable(b) == ta and a:dim() == b:dim()
+      and a:equal(b)
+  end
+  if type(a) == "table" and type(b) == "table" and not ta and not tb then
+    for k, v in pairs(a) do if not same(v, b[k]) then return false end end
+    for k in pairs(b) do if a[k] == nil then return false end end
+    return true
+  end
+  return a == b
+end
+
+local function full_gc()
+  collectgarbage()
+  collectgarbage()
+end
+
+-- Runs f() with the nth allocation failing for n = 1, 2, ... until a run succeeds without
+-- reaching the failure. Returns the number of runs that failed. f returns up to 5 values.
+local function fail_each_allocation(f)
+  local want = table.pack(f())
+  assert(want.n <= 5, "at most 5 results")
+  f()   -- a layer now holds this call's results, as it will the last run's: not want's
+  full_gc()
+  local before = E.memory_used()
+  local failures = 0
+  for n = 1, 100000 do
+    E.fail_allocation(n)
+    -- no allocation between arming, the call and disarming: locals only
+    local ok, r1, r2, r3, r4, r5 = pcall(f)
+    local reached = E.fail_allocation(0)
+    if not ok then
+      lu.assertTrue(reached, "failed without the injected failure: " .. tostring(r1))
+      lu.assertEquals(r1, "not enough memory", "allocation " .. n)
+      failures = failures + 1
+    else
+      local got = { r1, r2, r3, r4, r5, n = want.n }
+      for i = 1, want.n do
+        lu.assertTrue(same(got[i], want[i]), ("allocation %d: result %d differs"):format(n, i))
+      end
+      if not reached then
+        lu.assertTrue(failures > 0, "the operation allocated nothing")
+        got, r1, r2, r3, r4, r5 = nil, nil, nil, nil, nil, nil
+        full_gc()
+        lu.assertEquals(E.memory_used(), before, "memory held after the failing runs")
+        return failures
+      end
+    end
+  end
+  error("no successful run within 100000 allocations")
+end
+
+-- ---- the engine's test hooks ------------------------------------------------------------
+
+function test_engine_table_is_in_the_engine_only()
+  lu.assertEquals(type(E), "table")
+  lu.assertEquals(type(E.fail_allocation), "function")
+  lu.assertEquals(type(E.memory_used), "function")
+  local build = os.getenv("TYCHO_BUILD") or "build"
+  local p = io.popen("LUA_CPATH='" .. build .. "/?.so' lua5.4 -e "
+    .. "\"print(type(require('tycho').engine))\" 2>&1")
+  local out = p:read("a")
+  p:close()
+  lu.assertEquals(out, "nil\n")
+end
+
+function test_memory_used_counts_tensor_data()
+  full_gc()
+  local before = E.memory_used()
+  local t = tycho.zeros(1000, 100)   -- 800000 bytes of data
+  local during = E.memory_used()
+  lu.assertTrue(during - before >= 800000, "tensor bytes are not counted")
+  lu.assertTrue(during - before < 801000)
+  t = nil
+  full_gc()
+  lu.assertEquals(E.memory_used(), before)
+end
+
+function test_fail_allocation_fails_the_nth_and_every_later_one()
+  E.fail_allocation(1)
+  local ok, err = pcall(tycho.zeros, 2)
+  local ok2, err2 = pcall(tycho.zeros, 2)
+  lu.assertTrue(E.fail_allocation(nil))   -- reached; nil turns it off
+  lu.assertEquals({ ok, err, ok2, err2 }, { false, "not enough memory", false, "not enough memory" })
+  lu.assertFalse(E.fail_allocation(0))     -- off: nothing was refused since
+  lu.assertEquals(tycho.zeros(2):sum(), 0)
+  lu.assertErrorMsgContains("must be a count", E.fail_allocation, -1)
+end
+
+-- ---- creation, arithmetic, products, copies --------------------------------------------
+
+function test_zeros() fail_each_allocation(function() return tycho.zeros(3, 4) end) end
+function test_zeros_table_shape() fail_each_allocation(function() return tycho.zeros{2, 0, 3} end) end
+function test_ones_full_eye()
+  fail_each_allocation(function() return tycho.ones(2, 3), tycho.full({ 2 }, 7), tycho.eye(3) end)
+end
+function test_linspace_arange()
+  fail_each_allocation(function() return tycho.linspace(0, 1, 5), tycho.arange(1, 10, 2) end)
+end
+function test_random()
+  fail_each_allocation(function()
+    tycho.random.seed(3)
+    return tycho.randn(3, 2), tycho.rand(4)
+  end)
+end
+function test_tensor_from_nested_tables()
+  fail_each_allocation(function() return tycho.tensor{ { 1, 2, 3 }, { 4, 5, 6 } } end)
+end
+function test_tensor_scalar_and_empty()
+  fail_each_allocation(function() return tycho.tensor(2.5), tycho.tensor{} end)
+end
+
+local A = tycho.tensor{ { 1, 2, 3 }, { 4, 5, 6 } }
+local B = tycho.tensor{ 10, 20, 30 }
+
+function test_arithmetic_with_broadcasting()
+  fail_each_allocation(function() return A + B, A - 1, 2 * A, A / B end)
+  fail_each_allocation(function() return -A, A ^ 2, 1 - A end)
+end
+function test_functions_and_reductions()
+  fail_each_allocation(function() return A:tanh(), tycho.maximum(A, B), A:sum(1), A:max(2), A:argmax(2) end)
+end
+function test_in_place_with_overlapping_operand()   -- needs a temporary copy of the operand
+  fail_each_allocation(function()
+    local t = tycho.tensor{ { 1, 2 }, { 3, 4 } }
+    t:add_(t.T)
+    return t
+  end)
+end
+function test_small_matmul_dot_outer()
+  fail_each_allocation(function() return tycho.matmul(A, A.T), A:dot(B), tycho.outer(B, B) end)
+end
+function test_blas_matmul_with_non_contiguous_operands()
+  -- 40x40 views with strides (80, 2): BLAS cannot read them, so both are copied first
+  local base = tycho.linspace(-1, 1, 40 * 40 * 2):reshape(40, 40, 2)
+  local m = base:select(3, 1)
+  fail_each_allocation(function() return tycho.matmul(m, m) end)
+end
+function test_blas_matmul_contiguous_and_transposed()
+  local m = tycho.linspace(-1, 1, 30 * 30):reshape(30, 30)
+  fail_each_allocation(function() return tycho.matmul(m.T, m) end)
+end
+function test_reshape_that_copies()
+  fail_each_allocation(function() return A.T:reshape(6), A.T:reshape(-1, 2) end)
+end
+function test_contiguous_and_clone()
+  fail_each_allocation(function() return A.T:contiguous(), A:clone() end)
+end
+function test_totable()
+  fail_each_allocation(function() return A:totable(), A[1]:totable(), tycho.tensor(5):totable() end)
+end
+function test_tostring()
+  fail_each_allocation(function() return tostring(A) end)
+end
+
+-- ---- views -------------------------------------------------------------------------------
+
+function test_select() fail_each_allocation(function() return A:select(1, 2), A:select(2, -1) end) end
+function test_narrow() fail_each_allocation(function() return A:narrow(2, 2, 2) end) end
+function test_transpose() fail_each_allocation(function() return A:transpose(), A:transpose(1, 2), A.T end) end
+function test_view() fail_each_allocation(function() return A:view(3, 2), A:view(-1) end) end
+function test_index() fail_each_allocation(function() return A[2], A[-1][2] end) end
+function test_shape() fail_each_allocation(function() return A:shape() end) end
+
+-- ---- .npy loading ------------------------------------------------------------------------
+
+function test_load_f8_3d() fail_each_allocation(function() return tycho.load(FIXTURES .. "f8_2x3x4.npy") end) end
+function test_load_fortran_order() fail_each_allocation(function() return tycho.load(FIXTURES .. "f8_fortran_3x4.npy") end) end
+function test_load_float32() fail_each_allocation(function() return tycho.load(FIXTURES .. "f4_2x3.npy") end) end
+
+-- ---- the RNN layer (N=2, T=3, D=4, H=5) --------------------------------------------------
+
+local N, T, D, H = 2, 3, 4, 5
+local function inputs()
+  tycho.random.seed(7)
+  return tycho.randn(N, T, D), tycho.randn(N, H), tycho.randn(N, T, H), tycho.randn(N, D),
+    tycho.randn(N, H)
+end
+
+function test_rnn_layer_constructor()
+  fail_each_allocation(function()
+    tycho.random.seed(1)
+    local l = nn.RNNLayer(D, H)
+    return l.W_ih, l.W_hh, l.b
+  end)
+end
+
+function test_rnn_forward_step()
+  local _, h0, _, x1 = inputs()
+  tycho.random.seed(1)
+  local rnn = nn.RNNLayer(D, H)
+  fail_each_allocation(function() return rnn:forward_step(x1, h0) end)
+end
+
+function test_rnn_backward_step()
+  local _, h0, _, x1, dnext = inputs()
+  tycho.random.seed(1)
+  local rnn = nn.RNNLayer(D, H)
+  rnn:forward_step(x1, h0)
+  fail_each_allocation(function()
+    local dx = rnn:backward_step(h0, dnext)
+    return dx, rnn.dprev_H, rnn.dW_ih, rnn.dW_hh, rnn.db
+  end)
+end
+
+function test_rnn_forward()
+  local x, h0 = inputs()
+  tycho.random.seed(1)
+  local rnn = nn.RNNLayer(D, H)
+  fail_each_allocation(function() return rnn:forward(x, h0) end)
+  -- a non-contiguous x is copied into a sequence first
+  local xt = tycho.randn(T, N, D):transpose(1, 2)
+  fail_each_allocation(function() return rnn:forward(xt, h0) end)
+end
+
+function test_rnn_backward()
+  local x, h0, dout = inputs()
+  tycho.random.seed(1)
+  local rnn = nn.RNNLayer(D, H)
+  rnn:forward(x, h0)
+  fail_each_allocation(function() return rnn:backward(dout) end)
+  -- a fresh layer reserves its workspace on the first backward: fail that too
+  fail_each_allocation(function()
+    tycho.random.seed(1)
+    local fresh = nn.RNNLayer(D, H)
+    fresh:forward(x, h0)
+    return fresh:backward(dout)
+  end)
+end
+
+function test_tanh_layer()
+  local x = inputs()
+  local layer = nn.Tanh()
+  fail_each_allocation(function()
+    local y = layer:forward(x)
+    return y, layer:backward(y)
+  end)
+end
+
+-- ---- the engine keeps working ------------------------------------------------------------
+
+function test_engine_works_after_failures()
+  E.fail_allocation(2)
+  local ok, err = pcall(function() return tycho.zeros(10, 10) + 1 end)
+  E.fail_allocation(0)
+  lu.assertFalse(ok)
+  lu.assertEquals(err, "not enough memory")
+  local t = tycho.ones(10, 10) * 2
+  lu.assertEquals(t:sum(), 200)
+end
