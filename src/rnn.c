@@ -183,11 +183,10 @@ static void tanh_grad(ty_tensor *dA, const ty_tensor *dh, const ty_tensor *dout,
     }
 }
 
-/* db (H) = column sums of the rows x H matrix m. */
-static void column_sums(ty_tensor *db, const ty_tensor *m)
+/* db (H) += column sums of the rows x H matrix m. */
+static void column_sums_add(ty_tensor *db, const ty_tensor *m)
 {
     int64_t R = m->shape[0], H = m->shape[1];
-    for (int64_t j = 0; j < H; j++) db->data[j * db->stride[0]] = 0.0;
     for (int64_t i = 0; i < R; i++) {
         const double *row = m->data + i * m->stride[0];
         for (int64_t j = 0; j < H; j++) db->data[j * db->stride[0]] += row[j * m->stride[1]];
@@ -211,7 +210,8 @@ int ty_rnn_step_backward(ty_tensor *dx, ty_tensor *dprev_h, ty_tensor *dW_ih, ty
     if ((rc = ty_gemm(dprev_h, &dA, &W_hhT, 0.0, a, e))) return rc;
     if ((rc = ty_gemm(dW_ih, &xT, &dA, 0.0, a, e))) return rc;
     if ((rc = ty_gemm(dW_hh, &hT, &dA, 0.0, a, e))) return rc;
-    column_sums(db, &dA);
+    ty_fill(db, 0.0);
+    column_sums_add(db, &dA);
     return TY_OK;
 }
 
@@ -246,70 +246,76 @@ int ty_rnn_forward(ty_tensor *h, const ty_tensor *x, const ty_tensor *h0, const 
     return TY_OK;
 }
 
+/* dst (rows x cols, contiguous) = src (rows x cols, any strides). */
+static void copy_rows(double *dst, const ty_tensor *src)
+{
+    int64_t R = src->shape[0], C = src->shape[1];
+    for (int64_t i = 0; i < R; i++) {
+        const double *p = src->data + i * src->stride[0];
+        if (src->stride[1] == 1)
+            memcpy(dst + i * C, p, (size_t)C * sizeof(double));
+        else
+            for (int64_t j = 0; j < C; j++) dst[i * C + j] = p[j * src->stride[1]];
+    }
+}
+
+/* Backpropagation through time in chunks of steps. Within a chunk the recurrence runs one
+   step at a time (dh needs a GEMM per step); the chunk's dA, its inputs and its previous
+   states are gathered time-major into the workspace, so dx, dW_ih and dW_hh each take one
+   GEMM per chunk over at least CHUNK_ROWS rows. The workspace stays a few MB
+   whatever T is, where a whole-sequence dA would be as big as the output. */
+#ifndef CHUNK_ROWS
+#define CHUNK_ROWS 512 /* rows per chunk GEMM: near full speed, a few MB of workspace */
+#endif
 int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *dW_hh,
                     ty_tensor *db, const ty_tensor *dout, const ty_tensor *x,
                     const ty_tensor *h0, const ty_tensor *h, const ty_tensor *W_ih,
                     const ty_tensor *W_hh, ty_tensor *ws, const ty_allocator *a, ty_error *e)
 {
     int rc;
-    int64_t N = h->shape[0], T = h->shape[1], H = h->shape[2];
-    /* workspace: dA for the whole sequence (N x T x H), then dh for the running step (N x H) */
-    if ((rc = ty_workspace_reserve(ws, N * T * H + N * H, a, e))) return rc;
-    ty_tensor dA;
-    memset(&dA, 0, sizeof dA);
-    dA.data = ws->data;
-    dA.ndim = 3;
-    dA.shape[0] = N;
-    dA.shape[1] = T;
-    dA.shape[2] = H;
-    ty_contiguous_strides(3, dA.shape, dA.stride);
-    ty_tensor dh = matrix(ws->data + N * T * H, N, H, H, 1);
+    int64_t N = h->shape[0], T = h->shape[1], H = h->shape[2], D = x->shape[2];
+    int64_t C = N > 0 ? (CHUNK_ROWS + N - 1) / N : 1; /* steps per chunk */
+    if (C > T) C = T;
+    if (C < 1) C = 1;
+    int64_t R = C * N;
+    if ((rc = ty_workspace_reserve(ws, R * (2 * H + 2 * D) + 2 * N * H, a, e))) return rc;
+    double *dAc = ws->data, *Xc = dAc + R * H, *Pc = Xc + R * D, *dXc = Pc + R * H + 2 * N * H;
+    ty_tensor dh = matrix(Pc + R * H, N, H, H, 1), dh2 = matrix(Pc + R * H + N * H, N, H, H, 1);
     ty_fill(&dh, 0.0);
+    ty_fill(dW_ih, 0.0);
+    ty_fill(dW_hh, 0.0);
+    ty_fill(db, 0.0);
+    if (T == 0) ty_fill(dh0, 0.0);
     ty_tensor W_hhT = transposed(W_hh), W_ihT = transposed(W_ih);
-
-    if (T == 0) {
-        ty_fill(dh0, 0.0);
-    }
-    for (int64_t t = T - 1; t >= 0; t--) {
-        ty_tensor dAt = step_of(&dA, t), ht = step_of(h, t), dot = step_of(dout, t);
-        tanh_grad(&dAt, &dh, &dot, &ht);
-        /* the last step back writes the gradient of h0 directly */
-        if ((rc = ty_gemm(t == 0 ? dh0 : &dh, &dAt, &W_hhT, 0.0, a, e))) return rc;
-    }
-
-    ty_tensor dA2, X2, dX2;
-    as_rows(&dA2, &dA);
-    if (!as_rows(&X2, x) || !as_rows(&dX2, dx))
-        return ty_fail(e, TY_EARG, "backward: x and dx must be reshapeable to (N*T) x D");
-    ty_tensor X2T = transposed(&X2);
-    if ((rc = ty_gemm(&dX2, &dA2, &W_ihT, 0.0, a, e))) return rc;
-    if ((rc = ty_gemm(dW_ih, &X2T, &dA2, 0.0, a, e))) return rc;
-
-    /* dW_hh = sum over n, t of h[n, t-1]^T dA[n, t], with h0[n] for t = 0. In the (N*T) x H
-       row order, h row r-1 meets dA row r everywhere but at each sample's first step: one
-       GEMM over the rows shifted by one, minus the N-1 pairs that straddle two samples,
-       plus the h0 pairs. */
-    ty_tensor H2, dA0 = step_of(&dA, 0);
-    if (T == 0 || !as_rows(&H2, h)) {
-        ty_fill(dW_hh, 0.0);
-    } else {
-        int64_t R = N * T;
-        ty_tensor hr = matrix(H2.data, R - 1, H, H2.stride[0], H2.stride[1]);
-        ty_tensor dr = matrix(dA2.data + dA2.stride[0], R - 1, H, dA2.stride[0], dA2.stride[1]);
-        ty_tensor hrT = transposed(&hr);
-        if ((rc = ty_gemm(dW_hh, &hrT, &dr, 0.0, a, e))) return rc;
-        if (N > 1) {
-            ty_tensor hl = step_of(h, T - 1), dA0n;
-            hl.shape[0] = N - 1;
-            dA0n = dA0;
-            dA0n.data += dA0.stride[0];
-            dA0n.shape[0] = N - 1;
-            ty_tensor hlT = transposed(&hl);
-            if ((rc = ty_gemm_scaled(dW_hh, &hlT, &dA0n, -1.0, 1.0, a, e))) return rc;
+    for (int64_t t1 = T; t1 > 0;) {
+        int64_t t0 = t1 > C ? t1 - C : 0;
+        for (int64_t t = t1 - 1; t >= t0; t--) {
+            int64_t c = t - t0;
+            ty_tensor dAt = matrix(dAc + c * N * H, N, H, H, 1);
+            ty_tensor ht = step_of(h, t), dot = step_of(dout, t), xt = step_of(x, t);
+            ty_tensor prev = t == 0 ? *h0 : step_of(h, t - 1);
+            tanh_grad(&dAt, &dh, &dot, &ht);
+            /* the last step back writes the gradient of h0 directly */
+            if ((rc = ty_gemm(t == 0 ? dh0 : &dh2, &dAt, &W_hhT, 0.0, a, e))) return rc;
+            ty_tensor swap = dh;
+            dh = dh2;
+            dh2 = swap;
+            copy_rows(Xc + c * N * D, &xt);
+            copy_rows(Pc + c * N * H, &prev);
         }
-        ty_tensor h0T = transposed(h0);
-        if ((rc = ty_gemm(dW_hh, &h0T, &dA0, 1.0, a, e))) return rc;
+        int64_t rows = (t1 - t0) * N;
+        ty_tensor dA = matrix(dAc, rows, H, H, 1);
+        ty_tensor XT = matrix(Xc, D, rows, 1, D), PT = matrix(Pc, H, rows, 1, H);
+        if ((rc = ty_gemm(dW_ih, &XT, &dA, 1.0, a, e))) return rc;
+        if ((rc = ty_gemm(dW_hh, &PT, &dA, 1.0, a, e))) return rc;
+        column_sums_add(db, &dA);
+        ty_tensor dX = matrix(dXc, rows, D, D, 1);
+        if ((rc = ty_gemm(&dX, &dA, &W_ihT, 0.0, a, e))) return rc;
+        for (int64_t t = t0; t < t1; t++) { /* scatter the chunk's dx back to N x T x D */
+            ty_tensor dxt = step_of(dx, t), src = matrix(dXc + (t - t0) * N * D, N, D, D, 1);
+            ty_copy_flat(&dxt, &src);
+        }
+        t1 = t0;
     }
-    column_sums(db, &dA2);
     return TY_OK;
 }
