@@ -26,7 +26,7 @@ LUA_OBJ  = $(LUA_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_modules.o
 HOST_OBJ = $(HOST_SRC:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJ  = $(CORE_OBJ) $(LUA_OBJ) $(HOST_OBJ)
 
-.PHONY: all deps run test test-valgrind bench bench-deps install clean check-asan check-valgrind
+.PHONY: all deps run test test-valgrind bench bench-deps install clean check-asan check-valgrind fuzz
 
 all: deps $(BUILD)/tycho $(BUILD)/libtycho.a $(BUILD)/libtycho.so $(BUILD)/tycho.so
 
@@ -88,8 +88,10 @@ run: all
 	$(BUILD)/tycho examples/rnn_notebook.lua
 
 # C tests of the embedding API: each spec/c/*_test.c ends with "N passed, N failed".
-# The example host checks itself against plain C and counts as one of them.
-C_TESTS = $(patsubst spec/c/%.c,$(BUILD)/ctest/%,$(wildcard spec/c/*_test.c)) $(BUILD)/examples/host
+# The example host checks itself against plain C and counts as one of them; so does each
+# fuzz target replaying its seed corpus (past crashes included) without libFuzzer.
+C_TESTS = $(patsubst spec/c/%.c,$(BUILD)/ctest/%,$(wildcard spec/c/*_test.c)) $(BUILD)/examples/host \
+          $(BUILD)/replay/npy $(BUILD)/replay/chunk
 
 $(BUILD)/ctest/%: spec/c/%.c $(BUILD)/libtycho.a src/tycho.h
 	@mkdir -p $(dir $@)
@@ -98,6 +100,11 @@ $(BUILD)/ctest/%: spec/c/%.c $(BUILD)/libtycho.a src/tycho.h
 $(BUILD)/examples/host: examples/embed/host.c $(BUILD)/libtycho.a src/tycho.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtycho.a $(LIBS)
+
+$(BUILD)/replay/%: spec/fuzz/fuzz_%.c spec/fuzz/replay.c $(BUILD)/libtycho.a src/tycho.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -DCORPUS='"spec/fuzz/corpus_$*"' -o $@ $< spec/fuzz/replay.c \
+	  $(BUILD)/libtycho.a $(LIBS)
 
 # Runs the C tests, then every LuaUnit spec; one closing line counts both.
 test: all $(C_TESTS)
@@ -137,6 +144,29 @@ bench: all
 
 bench-deps:
 	$(MAKE) --no-print-directory deps EXTRA_PACKAGES="python3-numpy python3-torch"
+
+# Fuzzing with clang's libFuzzer (clang and libclang-rt-14-dev, installed for this target
+# only): the .npy reader on arbitrary bytes, and arbitrary chunks in a sandboxed, limited
+# engine. FUZZ_SECONDS per target; the corpora grow under build/fuzz (seeds: spec/fuzz/),
+# crashing inputs land in build/fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD    = build/fuzz
+FUZZ_CFLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=undefined
+FUZZ_ENV      = OPENBLAS_NUM_THREADS=1 UBSAN_OPTIONS=print_stacktrace=1
+fuzz:
+	$(MAKE) --no-print-directory deps EXTRA_PACKAGES="clang libclang-rt-14-dev"
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="$(FUZZ_CFLAGS)" \
+	  $(FUZZ_BUILD)/fuzz_npy $(FUZZ_BUILD)/fuzz_chunk
+	@mkdir -p $(FUZZ_BUILD)/corpus_npy $(FUZZ_BUILD)/corpus_chunk $(FUZZ_BUILD)/crashes
+	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_npy -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -artifact_prefix=$(FUZZ_BUILD)/crashes/npy- $(FUZZ_BUILD)/corpus_npy spec/fuzz/corpus_npy
+	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_chunk -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -timeout=10 -max_len=4096 -dict=spec/fuzz/chunk.dict \
+	  -artifact_prefix=$(FUZZ_BUILD)/crashes/chunk- $(FUZZ_BUILD)/corpus_chunk spec/fuzz/corpus_chunk
+
+$(FUZZ_BUILD)/fuzz_%: spec/fuzz/fuzz_%.c $(FUZZ_BUILD)/libtycho.a src/tycho.h
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libtycho.a $(LIBS)
 
 # DESIGN.md section 3's layout under $(DESTDIR)$(PREFIX); tycho.pc names PREFIX (not DESTDIR),
 # with lua5.4, openblas, -lm and -lpthread as private dependencies for static links.

@@ -369,10 +369,14 @@ static int load_file(FILE *f, ty_tensor *out, const char *path, const ty_allocat
 
     char srepr[200];
     shape_repr(srepr, sizeof srepr, h.ndim, h.shape);
-    int64_t n = 1;
+    /* NumPy bounds the product of the sizes without the zeros, so (0, 10**11, 10**11) is too
+       large too; the bound is the tensor core's (2^50), whose strides could not hold more. */
+    int64_t n = 1, span = 1;
     for (int i = 0; i < h.ndim; i++) {
-        if (h.shape[i] != 0 && n > ((int64_t)1 << 58) / h.shape[i])
+        int64_t d = h.shape[i] > 0 ? h.shape[i] : 1;
+        if (span > ((int64_t)1 << 50) / d)
             return ty_fail(e, TY_EFORMAT, "%s: shape %s is too large", path, srepr);
+        span *= d;
         n *= h.shape[i];
     }
     if (fsize >= 0 && n * h.size > fsize - data_at)

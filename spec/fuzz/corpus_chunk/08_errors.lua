@@ -1,0 +1,10 @@
+print(pcall(tycho.zeros, -1))
+print(pcall(function() return tycho.ones(2, 3) + tycho.ones(4) end))
+print(pcall(function() return tycho.ones(2, 3):matmul(tycho.ones(2, 3)) end))
+print(pcall(function() return tycho.arange(6):view(4, -1) end))
+print(pcall(function() return tycho.ones(3)[5] end))
+print(pcall(tycho.load, "/etc/passwd"))
+print(pcall(tycho.nn.RNNLayer, 0, -3))
+do local t <close> = tycho.ones(2); closed = t end
+print(pcall(function() return closed + 1 end))
+error(tycho.ones(2))

@@ -1,0 +1,5 @@
+local x = tycho.linspace(-3, 3, 13)
+local y = x:tanh() + x:sigmoid() + x:abs():sqrt() + x:exp():log() + x:pow(2) + x:clip(-1, 1)
+local w = tycho.where(x:gt(0), x, -x)
+print(y, w, tycho.maximum(x, 0), tycho.minimum(x, 0.5), tycho.allclose(x, x + 1e-12), x:equal(x))
+print(x:eq(0), x:ne(0), x:lt(1), x:le(1), x:ge(0), -x, x:clone():zero_())

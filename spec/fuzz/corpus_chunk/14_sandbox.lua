@@ -1,0 +1,6 @@
+print(load("return 1 + 1")(), pcall(load, "\27Lua"), pcall(string.dump, print))
+print(pcall(require, "os"), pcall(require, "tycho.nn"), pcall(function() return io.open end))
+print(pcall(dofile, "x.lua"), pcall(loadfile, "x.lua"), pcall(function() return debug.getinfo end))
+print(os.clock(), os.time(), os.date("%Y"), pcall(function() return os.getenv("HOME") end))
+print(pcall(tycho.load, "spec/fixtures/npy/f8_2x3.npy"), pcall(tycho.save, "x.npy", tycho.ones(1)))
+print(pcall(function() return tycho.ones(2):save("x.npy") end))
