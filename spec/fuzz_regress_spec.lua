@@ -41,3 +41,38 @@ function test_zero_sized_but_huge_shapes_from_lua()
     end
   end
 end
+
+-- fuzz_ops: narrow(d, start, len) checked start - 1 + len > size, which wraps for a huge len
+-- (math.maxinteger): the view got length 2^63-1 over a 4-element storage, and reading or
+-- writing it ran off the heap from a sandboxed script (src/lua_tensor.c, m_narrow).
+-- Input: spec/fuzz/corpus_ops/regress_narrow_length_overflow.
+function test_narrow_with_a_huge_length_fails()
+  local t = tycho.zeros(4)
+  for _, c in ipairs { {2, math.maxinteger}, {5, math.maxinteger}, {-1, math.maxinteger},
+                       {1, math.maxinteger - 1}, {2, -1}, {1, math.mininteger} } do
+    local ok, err = pcall(t.narrow, t, 1, c[1], c[2])
+    lu.assertFalse(ok, ("narrow(1, %d, %d)"):format(c[1], c[2]))
+    lu.assertStrContains(err, "do not fit dimension 1 of size 4")
+  end
+end
+
+-- Found while reducing the above: view/reshape multiplied the sizes without a bound, so
+-- tycho.zeros(0):view(2^32, 2^32) gave a 2^32 x 2^32 tensor whose element count wrapped to
+-- 0; its rows then reached 2^32 elements past an empty storage (a heap write from Lua).
+function test_view_sizes_that_wrap_are_refused()
+  local big = 1 << 32
+  for _, f in ipairs {
+    function() return tycho.zeros(0):view(big, big) end,
+    function() return tycho.zeros(0):reshape(big, big, big, big) end,
+    function() return tycho.zeros(4):view(1 << 62, 4, -1) end,
+    function() return tycho.zeros(4):view(-1, 1 << 62, 1 << 62) end,
+  } do
+    local ok, v = pcall(f)
+    if ok then  -- only an empty result with an honest shape would do
+      local n = 1.0   -- a float: Lua's integers would wrap just the same
+      for _, s in ipairs(v:shape()) do n = n * s end
+      lu.assertEquals(v:numel(), 0)
+      lu.assertEquals(n, 0)
+    end
+  end
+end
