@@ -458,7 +458,7 @@ static int m_narrow(lua_State *L)
     lua_Integer start = luaL_checkinteger(L, 3), len = luaL_checkinteger(L, 4);
     int64_t size = t->shape[d];
     lua_Integer s0 = start < 0 ? start + size + 1 : start;
-    if (s0 < 1 || s0 > size + 1 || len < 0 || s0 - 1 + len > size)
+    if (s0 < 1 || s0 > size + 1 || len < 0 || len > size - (s0 - 1)) /* no overflow */
         return luaL_error(L, "narrow: start %I and length %I do not fit dimension %d of size %I",
                           (lua_Integer)start, (lua_Integer)len, d + 1, (lua_Integer)size);
     ty_tensor *v = lt_push_view(L, t);
@@ -500,21 +500,26 @@ static int read_new_shape(lua_State *L, const ty_tensor *t, int64_t *shape, cons
         if (nd > TY_MAX_DIMS) return luaL_error(L, "%s: %d dimensions (at most %d)", fname, nd, TY_MAX_DIMS);
         for (int i = 0; i < nd; i++) raw[i] = luaL_checkinteger(L, i + 2);
     }
-    int infer = -1;
-    int64_t known = 1;
+    int infer = -1, zero = 0;
+    int64_t known = 1; /* product of the nonzero sizes */
     for (int i = 0; i < nd; i++) {
         if (raw[i] == -1) {
             if (infer >= 0) return luaL_error(L, "%s: only one size may be -1", fname);
             infer = i;
         } else if (raw[i] < 0) {
             return luaL_error(L, "%s: size %I is negative", fname, (lua_Integer)raw[i]);
-        } else {
+        } else if (raw[i] > 0) {
+            if (raw[i] > ((int64_t)1 << 50) / known)
+                return luaL_error(L, "%s: shape too large (over 2^50 elements)", fname);
             known *= raw[i];
+        } else {
+            zero = 1;
         }
         shape[i] = raw[i];
     }
     int64_t n = ty_numel(t);
     char b1[96], b2[96];
+    if (zero) known = 0;
     if (infer >= 0) {
         if (known == 0 || n % known != 0) {
             shape[infer] = 0;

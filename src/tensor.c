@@ -117,14 +117,14 @@ int ty_check_shape(int ndim, const int64_t *shape, ty_error *e)
 {
     if (ndim < 0 || ndim > TY_MAX_DIMS)
         return ty_fail(e, TY_EARG, "%d dimensions (at most %d)", ndim, TY_MAX_DIMS);
-    int64_t n = 1;
+    int64_t n = 1; /* product of the nonzero sizes: bounds every stride too */
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0)
             return ty_fail(e, TY_EARG, "size %lld of dimension %d is negative",
                            (long long)shape[i], i + 1);
         if (shape[i] > 0 && n > ((int64_t)1 << 50) / shape[i])
             return ty_fail(e, TY_EARG, "shape too large (over 2^50 elements)");
-        n *= shape[i];
+        if (shape[i] > 0) n *= shape[i];
     }
     return TY_OK;
 }
