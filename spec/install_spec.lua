@@ -41,9 +41,9 @@ end
 TestInstall = {}
 
 function TestInstall.setupClass()
-  local dir = os.tmpname()
-  os.remove(dir)
-  must("mkdir -p " .. q(dir))
+  -- under the build directory, so that a run killed midway leaves nothing in /tmp
+  local dir = must("cd " .. q(BUILD) .. " && pwd"):gsub("\n$", "") .. "/install-spec"
+  must("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
   TestInstall.dir = dir
   TestInstall.prefix = dir .. "/prefix"
   must(CLEAN .. "make --no-print-directory -s -o all install BUILD=" .. q(BUILD) ..
