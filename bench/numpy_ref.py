@@ -1,5 +1,7 @@
 # bench/numpy_ref.py: the cases of bench/run.lua in NumPy, written the way the notebook's
 # reference RNNLayer is (a loop over time steps with np.dot). Prints "case median lo hi".
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -86,14 +88,17 @@ def step_case():
     return lambda: rnn.forward_step(x, h)
 
 
+TEMP = tempfile.mkdtemp()
+
+
 def save_case():
     a = np.random.randn(1000, 1000)
-    path = tempfile.mktemp(suffix=".npy")
+    path = os.path.join(TEMP, "save.npy")
     return lambda: np.save(path, a)
 
 
 def load_case():
-    path = tempfile.mktemp(suffix=".npy")
+    path = os.path.join(TEMP, "load.npy")
     np.save(path, np.random.randn(1000, 1000))
     return lambda: np.load(path)
 
@@ -120,3 +125,4 @@ if __name__ == "__main__":
             continue
         med, lo, hi = timeit(make())
         print(name, med, lo, hi, flush=True)
+    shutil.rmtree(TEMP, ignore_errors=True)

@@ -24,6 +24,13 @@ local function rnn_case(N, T, D, H)
   end
 end
 
+-- Temporary .npy files of the file cases, removed at the end.
+local temp_files = {}
+local function temp_path()
+  temp_files[#temp_files + 1] = os.tmpname()
+  return temp_files[#temp_files]
+end
+
 local cases = {
   { "rnn_step_N3_D10_H4", nil, function()
       local rnn = nn.RNNLayer(10, 4)
@@ -62,11 +69,11 @@ local cases = {
       return function() local _ = a + b end
     end },
   { "npy_save_1e6", nil, function()
-      local a, path = tycho.randn(1000, 1000), os.tmpname()
+      local a, path = tycho.randn(1000, 1000), temp_path()
       return function() tycho.save(path, a) end
     end },
   { "npy_load_1e6", nil, function()
-      local path = os.tmpname()
+      local path = temp_path()
       tycho.save(path, tycho.randn(1000, 1000))
       return function() tycho.load(path) end
     end },
@@ -97,6 +104,8 @@ for _, c in ipairs(cases) do
     collectgarbage()
   end
 end
+
+for _, f in ipairs(temp_files) do os.remove(f) end
 
 local numpy = baseline("numpy_ref.py")
 local torch = baseline("torch_ref.py")
