@@ -88,17 +88,23 @@ def step_case():
     return lambda: rnn.forward_step(x, h)
 
 
-TEMP = tempfile.mkdtemp()
+TEMP = []  # the temporary folder, made by the first file case
+
+
+def temp_path(name):
+    if not TEMP:
+        TEMP.append(tempfile.mkdtemp())
+    return os.path.join(TEMP[0], name)
 
 
 def save_case():
     a = np.random.randn(1000, 1000)
-    path = os.path.join(TEMP, "save.npy")
+    path = temp_path("save.npy")
     return lambda: np.save(path, a)
 
 
 def load_case():
-    path = os.path.join(TEMP, "load.npy")
+    path = temp_path("load.npy")
     np.save(path, np.random.randn(1000, 1000))
     return lambda: np.load(path)
 
@@ -125,4 +131,5 @@ if __name__ == "__main__":
             continue
         med, lo, hi = timeit(make())
         print(name, med, lo, hi, flush=True)
-    shutil.rmtree(TEMP, ignore_errors=True)
+    for folder in TEMP:
+        shutil.rmtree(folder, ignore_errors=True)
