@@ -45,17 +45,37 @@ typedef struct lua_State lua_State;
 #endif
 
 typedef struct tycho tycho;                  /* one engine: a Lua state and its tensors */
+/* memory_limit: one budget for Lua objects and tensor data. Past it an allocation fails
+     with the Lua error "not enough memory", which pcall catches; at top level the run
+     returns TYCHO_ERR_MEMORY, and the engine works again once memory is freed.
+   instruction_limit: Lua VM instructions per tycho_run_* (counted every 1000, in every
+     coroutine; a nested run shares the budget of the run around it). Past it the run ends
+     with TYCHO_ERR_LIMIT, "instruction limit of N exceeded": pcall, xpcall and coroutines
+     cannot catch it. C functions (a big matmul) count as one instruction. Under a limit
+     scripts cannot set __gc metamethods (finalizers run outside the count).
+   sandbox: io, debug and os beyond clock/date/difftime/time, dofile, loadfile,
+     string.dump, package.loadlib/searchpath, require of files, tycho.load/save and
+     bytecode (in load and in tycho_run_*) raise "... is disabled in the sandbox". It
+     limits scripts, not the host: tycho_run_file and tycho_lua still work. */
 typedef struct tycho_config {
     size_t   memory_limit;                   /* bytes for Lua objects and tensor data; 0 = none */
     uint64_t instruction_limit;              /* Lua VM instructions per tycho_run_*; 0 = none */
     int      sandbox;                        /* 1: no io, os, debug, package loaders, dofile,
                                                 loadfile, tycho.load/save, binary chunks */
 } tycho_config;
+/* RUN: a script error (message with traceback). SYNTAX: the chunk does not compile (or is
+   bytecode in a sandbox). MEMORY: out of memory or past memory_limit. LIMIT: past
+   instruction_limit. FILE: tycho_run_file cannot open or read the file. ARG: a bad argument
+   to the tycho_* call itself (NULL engine, bad shape, not a tensor, capacity too small). */
 enum { TYCHO_OK, TYCHO_ERR_RUN, TYCHO_ERR_SYNTAX, TYCHO_ERR_MEMORY, TYCHO_ERR_LIMIT,
        TYCHO_ERR_FILE, TYCHO_ERR_ARG };
 
-/* New engine with the standard Lua libraries, `tycho` in package.loaded and as a global.
-   cfg NULL: defaults (no limits). Returns NULL when memory (or memory_limit) is too small. */
+/* New engine with the standard Lua libraries, `tycho` in package.loaded and as a global
+   (with tycho.engine.memory_used() and the test hook tycho.engine.fail_allocation(n): the
+   nth growing allocation from then on fails, and every later one, until
+   fail_allocation(0) or the next tycho_run_*). cfg NULL: defaults (no limits). Returns NULL
+   when memory (or memory_limit) is too small. The engine never aborts or exits: failures
+   are codes; only a host's own unprotected call on tycho_lua(T) can reach Lua's panic. */
 tycho      *tycho_open(const tycho_config *cfg);
 /* Frees the engine and all its tensors (wrapped data gets its release call). NULL is fine. */
 void        tycho_close(tycho *T);
@@ -64,8 +84,9 @@ void        tycho_close(tycho *T);
 int         tycho_run_file(tycho *T, const char *path);
 /* Runs Lua source; chunkname as for lua_load ("=name" or "@file"), NULL: the code itself. */
 int         tycho_run_string(tycho *T, const char *code, const char *chunkname);
-/* Message of the last tycho_* call on T if it failed (with a traceback for script errors),
-   else "". Valid until the next call on T. Never NULL. */
+/* Message of the last tycho_* call on T if it failed (with a traceback for script errors;
+   a memory error is just "not enough memory"), else "". Valid until the next call on T.
+   Never NULL. */
 const char *tycho_error(const tycho *T);
 /* Sets global `global` to a new tensor holding a copy of data (row-major, ndim 0..8,
    shape[i] >= 0; data may be NULL when there are no elements). The host keeps data. */
