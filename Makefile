@@ -141,6 +141,7 @@ test-valgrind: all $(C_TESTS)
 bench: all
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/run.lua
 	OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/run.lua rnn_fwd_bwd_N64
+	OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/memory.lua
 
 bench-deps:
 	$(MAKE) --no-print-directory deps EXTRA_PACKAGES="python3-numpy python3-torch"

@@ -92,6 +92,20 @@ function test_memory_used_counts_tensor_data()
   lu.assertEquals(E.memory_used(), before)
 end
 
+function test_memory_peak_sees_a_temporary_and_resets()
+  full_gc()
+  E.memory_peak(true)
+  local start = E.memory_used()
+  do
+    local t = tycho.zeros(1000, 100)   -- 800000 bytes, then garbage
+    t = nil
+  end
+  full_gc()
+  local peak = E.memory_peak(true)
+  lu.assertTrue(peak - start >= 800000, "the peak missed the temporary tensor")
+  lu.assertTrue(E.memory_peak() < start + 800000, "reset did not restart from what is held")
+end
+
 function test_fail_allocation_fails_the_nth_and_every_later_one()
   E.fail_allocation(1)
   local ok, err = pcall(tycho.zeros, 2)

@@ -49,6 +49,12 @@ end
 
 -- ---- what the sandbox refuses --------------------------------------------------------------
 
+function test_sandboxed_scripts_cannot_arm_allocation_failures()
+  local out, err, code = sandboxed("print(tycho.engine.fail_allocation, type(tycho.engine.memory_used))")
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "nil\tfunction\n")
+end
+
 function test_io_is_disabled()
   assert_refused("io.open('/etc/passwd')", "(command line):1: io.open is disabled in the sandbox")
   assert_refused("io.write('x')", "io.write is disabled in the sandbox")

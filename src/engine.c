@@ -21,6 +21,7 @@ struct tycho {
     lua_State    *L;
     tycho_config  cfg;
     size_t        mem_used;     /* bytes held through engine_alloc: Lua objects and tensors */
+    size_t        mem_peak;     /* the most mem_used has been since open or the last reset */
     uint64_t      fail_in;      /* fault injection: growths until the first refused one (it
                                    stays at 1: every later growth fails too); 0: off */
     int           fail_reached; /* fault injection refused an allocation since it was armed */
@@ -90,6 +91,7 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         p = ptr;   /* a shrink that realloc refused: the old block is big enough */
     }
     T->mem_used = T->mem_used - osize + nsize;
+    if (T->mem_used > T->mem_peak) T->mem_peak = T->mem_used;
     return p;
 }
 
@@ -276,16 +278,31 @@ static int l_memory_used(lua_State *L)
     return 1;
 }
 
+/* memory_peak([reset]): the most bytes the engine has held; reset = true restarts it from
+   what is held now (for measuring one call). */
+static int l_memory_peak(lua_State *L)
+{
+    tycho *T = lua_touserdata(L, lua_upvalueindex(1));
+    lua_pushinteger(L, (lua_Integer)T->mem_peak);
+    if (lua_toboolean(L, 1)) T->mem_peak = T->mem_used;
+    return 1;
+}
+
 static void open_engine_table(lua_State *L, tycho *T)
 {
     static const luaL_Reg fns[] = {
         { "fail_allocation", l_fail_allocation },
         { "memory_used", l_memory_used },
+        { "memory_peak", l_memory_peak },
         { NULL, NULL },
     };
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
     lua_pushlightuserdata(L, T);
     luaL_setfuncs(L, fns, 1);
+    if (T->cfg.sandbox) { /* untrusted scripts must not leave failures armed for the host */
+        lua_pushnil(L);
+        lua_setfield(L, -2, "fail_allocation");
+    }
     lua_setfield(L, -2, "engine");
 }
 
