@@ -79,51 +79,78 @@ local cases = {
     end },
 }
 
--- Baselines: each prints "case median lo hi" lines.
-local function baseline(script)
-  local py = "/usr/bin/python3"
-  local f = io.open(py, "r")
-  if not f then return nil end
-  f:close()
-  local p = io.popen(("%s bench/%s %s 2>/dev/null"):format(py, script, only or ""))
-  local out = {}
-  for line in p:lines() do
-    local name, med = line:match("^(%S+)%s+(%S+)")
-    if name then out[name] = tonumber(med) end
-  end
-  p:close()
-  return next(out) and out or nil
+-- A baseline run of one case: the script prints "case median lo hi".
+local PY = "/usr/bin/python3"
+local function have_python()
+  local f = io.open(PY, "r")
+  if f then f:close() end
+  return f ~= nil
 end
 
+local function baseline(script, case)
+  local p = io.popen(("%s bench/%s %s 2>/dev/null"):format(PY, script, case))
+  local med
+  for line in p:lines() do
+    local name, m = line:match("^(%S+)%s+(%S+)")
+    if name == case then med = tonumber(m) end
+  end
+  p:close()
+  return med
+end
+
+local function median(xs)
+  local t = {}
+  for _, v in ipairs(xs) do t[#t + 1] = v end
+  if #t == 0 then return nil end
+  table.sort(t)
+  local m = #t
+  return m % 2 == 1 and t[(m + 1) // 2] or (t[m // 2] + t[m // 2 + 1]) / 2
+end
+
+-- Each case runs in tycho, NumPy and PyTorch back to back, for several rounds: the machine's
+-- speed drifts, and side-by-side runs keep the ratios honest.
+local rounds = tonumber(os.getenv("BENCH_ROUNDS") or "3")
+local python = have_python()
 local results = {}
 for _, c in ipairs(cases) do
   if not only or c[1]:find(only, 1, true) then
+    local r = { name = c[1], flops = c[2], tycho = {}, numpy = {}, torch = {}, lo = math.huge, hi = 0 }
     local fn = c[3]()
-    local med, lo, hi = harness.time(fn)
-    results[#results + 1] = { name = c[1], flops = c[2], med = med, lo = lo, hi = hi }
+    for _ = 1, rounds do
+      local med, lo, hi = harness.time(fn, 0.3)
+      r.tycho[#r.tycho + 1] = med
+      r.lo, r.hi = math.min(r.lo, lo), math.max(r.hi, hi)
+      collectgarbage()
+      if python then
+        r.numpy[#r.numpy + 1] = baseline("numpy_ref.py", c[1])
+        r.torch[#r.torch + 1] = baseline("torch_ref.py", c[1])
+      end
+    end
+    r.med = median(r.tycho)
+    results[#results + 1] = r
+    fn = nil
     collectgarbage()
   end
 end
-
 for _, f in ipairs(temp_files) do os.remove(f) end
 
-local numpy = baseline("numpy_ref.py")
-local torch = baseline("torch_ref.py")
-
 local T = harness.fmt_time
-print(("tycho %s, OPENBLAS_NUM_THREADS=%s (the baselines pin the same count)"):format(tycho.version, threads))
-print(("| %-30s | %-20s | %-7s | %-9s | %-8s | %-9s | %-8s |"):format("case", "tycho median (range)",
+print(("tycho %s, OPENBLAS_NUM_THREADS=%s (the baselines pin the same count), median of %d rounds")
+  :format(tycho.version, threads, rounds))
+print(("| %-30s | %-24s | %-7s | %-9s | %-8s | %-9s | %-8s |"):format("case", "tycho median (range)",
   "GFLOP/s", "NumPy", "NumPy/ty", "PyTorch", "Torch/ty"))
-print("|" .. ("-"):rep(32) .. "|" .. ("-"):rep(22) .. "|" .. ("-"):rep(9) .. "|" .. ("-"):rep(11) .. "|" ..
+print("|" .. ("-"):rep(32) .. "|" .. ("-"):rep(26) .. "|" .. ("-"):rep(9) .. "|" .. ("-"):rep(11) .. "|" ..
   ("-"):rep(10) .. "|" .. ("-"):rep(11) .. "|" .. ("-"):rep(10) .. "|")
+local missing = false
 for _, r in ipairs(results) do
   local gf = r.flops and ("%.1f"):format(r.flops / r.med / 1e9) or "-"
-  local np_t = numpy and numpy[r.name]
-  local th_t = torch and torch[r.name]
-  print(("| %-30s | %-20s | %7s | %9s | %8s | %9s | %8s |"):format(r.name,
-    ("%s (%s..%s)"):format(T(r.med), T(r.lo), T(r.hi)):sub(1, 20), gf,
+  local np_t, th_t = median(r.numpy), median(r.torch)
+  missing = missing or not np_t
+  print(("| %-30s | %-24s | %7s | %9s | %8s | %9s | %8s |"):format(r.name,
+    ("%s (%s..%s)"):format(T(r.med), T(r.lo), T(r.hi)), gf,
     np_t and T(np_t) or "n/a", np_t and ("%.2fx"):format(np_t / r.med) or "-",
     th_t and T(th_t) or "n/a", th_t and ("%.2fx"):format(th_t / r.med) or "-"))
 end
-if not numpy then print("(NumPy baseline not run: `make bench-deps` installs python3-numpy)") end
-if not torch then print("(PyTorch baseline not run: `make bench-deps` installs python3-torch)") end
+if missing then
+  print("(n/a: the baseline did not run; `make bench-deps` installs python3-numpy and python3-torch)")
+end
