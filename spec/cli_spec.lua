@@ -1,28 +1,18 @@
 -- cli_spec.lua: the `tycho` command behaves like the stock `lua` 5.4 command (options,
 -- arg table, stdin, REPL, messages, exit codes), and build/tycho.so loads in stock lua5.4.
 local lu = require "luaunit"
+local support = require "spec.support"
 local tycho = require "tycho"
 
 local BUILD = os.getenv("TYCHO_BUILD") or "build"
 local BIN = os.getenv("TYCHO_BIN") or (BUILD .. "/tycho")
 local CPATH = "LUA_CPATH='" .. BUILD .. "/?.so' "
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local q = support.q
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = support.slurp
 
-local function tmpfile(contents)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write(contents)
-  f:close()
-  return path
-end
+local tmpfile = support.tmpfile
 
 -- Runs a shell command line with optional stdin text; returns stdout, stderr, exit code.
 local function sh(cmdline, stdin)

@@ -2,6 +2,7 @@
 -- a host program builds from it with pkg-config (shared and static), and stock lua5.4 loads
 -- the installed module. Installs what `make` built (`-o all`: no rebuild).
 local lu = require "luaunit"
+local support = require "spec.support"
 
 local BUILD = os.getenv("TYCHO_BUILD") or "build"
 -- Under check-asan the libraries need the sanitizer runtime at link time too.
@@ -9,7 +10,7 @@ local LDFLAGS = os.getenv("TYCHO_LDFLAGS") or ""
 -- Tools (make, cc, pkg-config) run without the sanitizer preload and outside any make.
 local CLEAN = "env -u LD_PRELOAD -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local q = support.q
 
 -- Runs a shell command; returns its output (stdout and stderr) and whether it exited 0.
 local function sh(cmd)
@@ -25,12 +26,7 @@ local function must(cmd)
   return out
 end
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = support.slurp
 
 local function exists(path)
   local f = io.open(path, "rb")

@@ -1,30 +1,14 @@
 -- npy_spec.lua: tycho.load on every layout in spec/fixtures/npy (made by NumPy 1.24),
 -- tycho.save byte for byte as np.save, round trips of views, and the error messages.
 local lu = require "luaunit"
+local support = require "spec.support"
 local tycho = require "tycho"
 
 local DIR = "spec/fixtures/npy/"
 
-local function flat(t)
-  if t:dim() == 0 then return {t:item()} end
-  local out = {}
-  local function walk(x)
-    if type(x) == "table" then
-      for _, v in ipairs(x) do walk(v) end
-    else
-      out[#out + 1] = x
-    end
-  end
-  walk(t:totable())
-  return out
-end
+local flat = support.flat
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = support.slurp
 
 local function load(name) return tycho.load(DIR .. name .. ".npy") end
 

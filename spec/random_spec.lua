@@ -1,23 +1,13 @@
 -- random_spec.lua: tycho.random against NumPy's legacy RandomState, from the fixtures in
 -- spec/fixtures/random (np.random.seed(S); np.random.KIND(*SHAPE), made by NumPy 1.24).
 local lu = require "luaunit"
+local support = require "spec.support"
 local tycho = require "tycho"
 
 local DIR = "spec/fixtures/random/"
 
 -- All elements of t in row-major order, as a Lua array.
-local function flat(t)
-  local out = {}
-  local function walk(x)
-    if type(x) == "table" then
-      for _, v in ipairs(x) do walk(v) end
-    else
-      out[#out + 1] = x
-    end
-  end
-  walk(t:totable())
-  return out
-end
+local flat = support.flat
 
 local function fixture(name) return tycho.load(DIR .. name .. ".npy") end
 

@@ -3,26 +3,16 @@
 -- work; --instr-limit ends a run that pcall cannot save; --mem-limit gives memory errors
 -- that pcall can catch. Runs the command as a child process (TYCHO_BIN, else build/tycho).
 local lu = require "luaunit"
+local support = require "spec.support"
 
 local BUILD = os.getenv("TYCHO_BUILD") or "build"
 local BIN = os.getenv("TYCHO_BIN") or (BUILD .. "/tycho")
 
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local q = support.q
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = support.slurp
 
-local function tmpfile(contents)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write(contents)
-  f:close()
-  return path
-end
+local tmpfile = support.tmpfile
 
 -- Runs build/tycho with the given arguments; returns stdout, stderr, exit code.
 local function run(args)
