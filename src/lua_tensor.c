@@ -110,9 +110,12 @@ static int alloc_or_raise(lua_State *L, ty_tensor *t, int ndim, const int64_t *s
 
 ty_tensor *lt_push_new(lua_State *L, int ndim, const int64_t *shape)
 {
+    /* Step the collector before a big allocation rather than after: the temporaries of the
+       previous iteration of a loop are freed first, and the new tensor reuses their warm
+       memory instead of growing the working set past the caches. */
+    if (ty_check_shape(ndim, shape, NULL) == TY_OK) lt_gc_pressure(L, ty_shape_numel(ndim, shape));
     ty_tensor *t = lt_push_empty(L);
     alloc_or_raise(L, t, ndim, shape);
-    lt_gc_pressure(L, ty_numel(t));
     return t;
 }
 
