@@ -259,6 +259,19 @@ static void copy_rows(double *dst, const ty_tensor *src)
     }
 }
 
+/* dst (rows x cols, any strides) = src (rows x cols, contiguous). */
+static void store_rows(ty_tensor *dst, const double *src)
+{
+    int64_t R = dst->shape[0], C = dst->shape[1];
+    for (int64_t i = 0; i < R; i++) {
+        double *p = dst->data + i * dst->stride[0];
+        if (dst->stride[1] == 1)
+            memcpy(p, src + i * C, (size_t)C * sizeof(double));
+        else
+            for (int64_t j = 0; j < C; j++) p[j * dst->stride[1]] = src[i * C + j];
+    }
+}
+
 /* Backpropagation through time in chunks of steps. Within a chunk the recurrence runs one
    step at a time (dh needs a GEMM per step); the chunk's dA, its inputs and its previous
    states are gathered time-major into the workspace, so dx, dW_ih and dW_hh each take one
@@ -282,10 +295,12 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
     double *dAc = ws->data, *Xc = dAc + R * H, *Pc = Xc + R * D, *dXc = Pc + R * H + 2 * N * H;
     ty_tensor dh = matrix(Pc + R * H, N, H, H, 1), dh2 = matrix(Pc + R * H + N * H, N, H, H, 1);
     ty_fill(&dh, 0.0);
-    ty_fill(dW_ih, 0.0);
-    ty_fill(dW_hh, 0.0);
-    ty_fill(db, 0.0);
-    if (T == 0) ty_fill(dh0, 0.0);
+    if (T == 0) { /* no chunk below writes them */
+        ty_fill(dW_ih, 0.0);
+        ty_fill(dW_hh, 0.0);
+        ty_fill(db, 0.0);
+        ty_fill(dh0, 0.0);
+    }
     ty_tensor W_hhT = transposed(W_hh), W_ihT = transposed(W_ih);
     for (int64_t t1 = T; t1 > 0;) {
         int64_t t0 = t1 > C ? t1 - C : 0;
@@ -306,14 +321,16 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
         int64_t rows = (t1 - t0) * N;
         ty_tensor dA = matrix(dAc, rows, H, H, 1);
         ty_tensor XT = matrix(Xc, D, rows, 1, D), PT = matrix(Pc, H, rows, 1, H);
-        if ((rc = ty_gemm(dW_ih, &XT, &dA, 1.0, a, e))) return rc;
-        if ((rc = ty_gemm(dW_hh, &PT, &dA, 1.0, a, e))) return rc;
+        double beta = t1 == T ? 0.0 : 1.0; /* the first chunk back overwrites */
+        if ((rc = ty_gemm(dW_ih, &XT, &dA, beta, a, e))) return rc;
+        if ((rc = ty_gemm(dW_hh, &PT, &dA, beta, a, e))) return rc;
+        if (beta == 0.0) ty_fill(db, 0.0);
         column_sums_add(db, &dA);
         ty_tensor dX = matrix(dXc, rows, D, D, 1);
         if ((rc = ty_gemm(&dX, &dA, &W_ihT, 0.0, a, e))) return rc;
         for (int64_t t = t0; t < t1; t++) { /* scatter the chunk's dx back to N x T x D */
-            ty_tensor dxt = step_of(dx, t), src = matrix(dXc + (t - t0) * N * D, N, D, D, 1);
-            ty_copy_flat(&dxt, &src);
+            ty_tensor dxt = step_of(dx, t);
+            store_rows(&dxt, dXc + (t - t0) * N * D);
         }
         t1 = t0;
     }
