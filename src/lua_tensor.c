@@ -12,8 +12,16 @@
 /* ---- shared helpers ------------------------------------------------------------------- */
 
 /* Metatables are found by a pointer key in the registry: a light-userdata lookup costs far
-   less than luaL_testudata's string key, and tensor checks run on every call. */
-static const char tensor_key = 0;
+   less than luaL_testudata's string key, and tensor checks run on every call.
+   Tensors come in two kinds with the same methods. Big ones hold a reference to refcounted
+   storage and need a finalizer (tensor_key). Small ones keep their elements inside the
+   userdata itself, and views of them keep their base alive through a user value: they need
+   no finalizer, so Lua frees them in one sweep, without a __gc call and a second cycle,
+   which is most of what a small result used to cost (small_key). */
+static const char tensor_key = 0, small_key = 0;
+
+/* Elements up to this many bytes live inside the userdata. */
+#define SMALL_BYTES 512
 
 void *lt_testudata(lua_State *L, int i, const void *key)
 {
@@ -41,12 +49,22 @@ int lt_newmetatable(lua_State *L, const char *name, const void *key)
 
 ty_tensor *lt_test(lua_State *L, int i)
 {
-    return lt_testudata(L, i, &tensor_key);
+    void *p = lua_touserdata(L, i);
+    if (!p || !lua_getmetatable(L, i)) return NULL;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &small_key);
+    int same = lua_rawequal(L, -1, -2);
+    if (!same) {
+        lua_pop(L, 1);
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_key);
+        same = lua_rawequal(L, -1, -2);
+    }
+    lua_pop(L, 2);
+    return same ? p : NULL;
 }
 
 ty_tensor *lt_check(lua_State *L, int i)
 {
-    ty_tensor *t = lt_testudata(L, i, &tensor_key);
+    ty_tensor *t = lt_test(L, i);
     if (!t) luaL_typeerror(L, i, "tensor");
     if (!t->data) luaL_argerror(L, i, "tensor was closed");
     return t;
@@ -113,16 +131,39 @@ ty_tensor *lt_push_new(lua_State *L, int ndim, const int64_t *shape)
     /* Step the collector before a big allocation rather than after: the temporaries of the
        previous iteration of a loop are freed first, and the new tensor reuses their warm
        memory instead of growing the working set past the caches. */
-    if (ty_check_shape(ndim, shape, NULL) == TY_OK) lt_gc_pressure(L, ty_shape_numel(ndim, shape));
+    if (ty_check_shape(ndim, shape, NULL) == TY_OK) {
+        int64_t n = ty_shape_numel(ndim, shape);
+        if (n <= SMALL_BYTES / (int64_t)sizeof(double)) {
+            ty_tensor *t = lua_newuserdatauv(L, sizeof *t + (size_t)n * sizeof(double), 0);
+            memset(t, 0, sizeof *t);
+            t->data = (double *)(t + 1);
+            t->ndim = ndim;
+            for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
+            ty_contiguous_strides(ndim, shape, t->stride);
+            lt_setmetatable(L, &small_key);
+            return t;
+        }
+        lt_gc_pressure(L, n);
+    }
     ty_tensor *t = lt_push_empty(L);
     alloc_or_raise(L, t, ndim, shape);
     return t;
 }
 
-ty_tensor *lt_push_view(lua_State *L, const ty_tensor *src)
+ty_tensor *lt_push_view(lua_State *L, const ty_tensor *src, int owner)
 {
-    ty_tensor *t = lt_push_empty(L);
-    ty_tensor_share(t, src);
+    if (src->storage) {
+        ty_tensor *t = lt_push_empty(L);
+        ty_tensor_share(t, src);
+        return t;
+    }
+    /* src's elements live in the userdata at owner (or in what that one keeps alive) */
+    owner = lua_absindex(L, owner);
+    ty_tensor *t = lua_newuserdatauv(L, sizeof *t, 1);
+    *t = *src;
+    lt_setmetatable(L, &small_key);
+    lua_pushvalue(L, owner);
+    lua_setiuservalue(L, -2, 1);
     return t;
 }
 
@@ -223,7 +264,7 @@ static void extent(const ty_tensor *t, const double **lo, const double **hi)
    same for overlapping operands). */
 static const ty_tensor *unaliased(lua_State *L, const ty_tensor *dst, const ty_tensor *src)
 {
-    if (!src->storage || ty_numel(src) == 0 || ty_numel(dst) == 0) return src;
+    if (ty_numel(src) == 0 || ty_numel(dst) == 0) return src;
     if (src->data == dst->data && ty_same_shape(src, dst) &&
         memcmp(src->stride, dst->stride, (size_t)src->ndim * sizeof src->stride[0]) == 0)
         return src;
@@ -449,7 +490,7 @@ static int m_select(lua_State *L)
     if (t->ndim == 0) return luaL_error(L, "select: cannot select from a 0-d tensor");
     int d = check_dim(L, 2, t, "select");
     int64_t i = check_index(L, luaL_checkinteger(L, 3), t->shape[d], d + 1, "select");
-    ty_tensor *v = lt_push_view(L, t);
+    ty_tensor *v = lt_push_view(L, t, 1);
     ty_view_select(v, d, i);
     return 1;
 }
@@ -464,7 +505,7 @@ static int m_narrow(lua_State *L)
     if (s0 < 1 || s0 > size + 1 || len < 0 || len > size - (s0 - 1)) /* no overflow */
         return luaL_error(L, "narrow: start %I and length %I do not fit dimension %d of size %I",
                           (lua_Integer)start, (lua_Integer)len, d + 1, (lua_Integer)size);
-    ty_tensor *v = lt_push_view(L, t);
+    ty_tensor *v = lt_push_view(L, t, 1);
     ty_view_narrow(v, d, (int64_t)(s0 - 1), (int64_t)len);
     return 1;
 }
@@ -473,12 +514,12 @@ static int m_transpose(lua_State *L)
 {
     ty_tensor *t = lt_check(L, 1);
     if (lua_isnoneornil(L, 2)) {
-        ty_tensor *v = lt_push_view(L, t);
+        ty_tensor *v = lt_push_view(L, t, 1);
         ty_view_reverse_dims(v);
         return 1;
     }
     int d1 = check_dim(L, 2, t, "transpose"), d2 = check_dim(L, 3, t, "transpose");
-    ty_tensor *v = lt_push_view(L, t);
+    ty_tensor *v = lt_push_view(L, t, 1);
     ty_view_transpose(v, d1, d2);
     return 1;
 }
@@ -548,7 +589,7 @@ static int m_view(lua_State *L)
         return luaL_error(L, "view: a %s tensor with these strides cannot be viewed as %s without a copy (use reshape)",
                           LT_SHAPE(t, b1), ty_shape_str_n(nd, shape, b2, sizeof b2));
     }
-    lt_push_view(L, &v);
+    lt_push_view(L, &v, 1);
     return 1;
 }
 
@@ -559,7 +600,7 @@ static int m_reshape(lua_State *L)
     int nd = read_new_shape(L, t, shape, "reshape");
     ty_tensor v = *t;
     if (ty_view_reshape(&v, nd, shape)) {
-        lt_push_view(L, &v);
+        lt_push_view(L, &v, 1);
     } else {
         ty_tensor *c = lt_push_new(L, nd, shape);
         ty_copy_flat(c, t);
@@ -666,7 +707,7 @@ static int index_number(lua_State *L, ty_tensor *t)
         lua_pushnumber(L, t->data[k * t->stride[0]]);
         return 1;
     }
-    ty_tensor *v = lt_push_view(L, t);
+    ty_tensor *v = lt_push_view(L, t, 1);
     ty_view_select(v, 0, k);
     return 1;
 }
@@ -680,7 +721,7 @@ static int m_index(lua_State *L)
         const char *k = lua_tostring(L, 2);
         if (k[0] == 'T' && k[1] == '\0') {
             ty_tensor *t = lt_check(L, 1);
-            ty_tensor *v = lt_push_view(L, t);
+            ty_tensor *v = lt_push_view(L, t, 1);
             ty_view_reverse_dims(v);
             return 1;
         }
@@ -1230,6 +1271,19 @@ void lt_open_tensor(lua_State *L)
         lua_setfield(L, -2, "__index");
         lua_pushliteral(L, "tycho.Tensor");
         lua_setfield(L, -2, "__name");
+        /* the small kind: the same fields but __gc */
+        lua_newtable(L);
+        lua_pushnil(L);
+        while (lua_next(L, -3)) {
+            if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), "__gc") == 0) {
+                lua_pop(L, 1);
+                continue;
+            }
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, -4);
+        }
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &small_key);
     }
     lua_pop(L, 1);
     luaL_setfuncs(L, functions, 0);

@@ -26,8 +26,9 @@ ty_tensor *lt_push_empty(lua_State *L);
 ty_tensor *lt_push_new(lua_State *L, int ndim, const int64_t *shape);
 /* Tells Lua's collector about tensor data it cannot see (call after filling a new slot). */
 void lt_gc_pressure(lua_State *L, int64_t elements);
-/* Pushes a view sharing src's storage. */
-ty_tensor *lt_push_view(lua_State *L, const ty_tensor *src);
+/* Pushes a view of src, the tensor (or a view of one) held by the userdata at index owner:
+   it shares src's storage, or keeps owner alive when src's elements live inside it. */
+ty_tensor *lt_push_view(lua_State *L, const ty_tensor *src, int owner);
 /* The engine allocator for tensor data (the Lua state's allocator). */
 ty_allocator lt_allocator(lua_State *L);
 /* Raises e as a Lua error (never returns). */
