@@ -513,6 +513,20 @@ function TestViews:test_view_of_view_outlives_all()
   assertTensor(w, {{13, 17, 21}, {14, 18, 22}})
 end
 
+function TestViews:test_view_of_a_big_tensor_outlives_it()
+  -- big tensors share refcounted storage; small ones keep their base alive: both must hold
+  local v
+  do
+    local p = tycho.arange(2000):view(40, 50)
+    v = p:narrow(1, 3, 2):transpose()[7]
+  end
+  collectgarbage("collect")
+  collectgarbage("collect")
+  local junk = {}
+  for i = 1, 20 do junk[i] = tycho.full({40, 50}, -1) end -- reuse freed memory if any
+  assertTensor(v, {106, 156})
+end
+
 function TestViews:test_views_of_views_write_through()
   local t = tycho.arange(24):view(2, 3, 4)
   local v = t[2]:narrow(2, 2, 2):transpose()
