@@ -229,7 +229,7 @@ int ty_rnn_forward(ty_tensor *h, const ty_tensor *x, const ty_tensor *h0, const 
                    const ty_tensor *W_hh, const ty_tensor *b, const ty_allocator *a, ty_error *e)
 {
     int rc;
-    int64_t N = x->shape[0], T = x->shape[1], H = W_ih->shape[1];
+    int64_t T = x->shape[1];
     ty_tensor X2, H2;
     if (!as_rows(&X2, x) || !as_rows(&H2, h))
         return ty_fail(e, TY_EARG, "forward: x and h must be reshapeable to (N*T) x D");
@@ -241,8 +241,6 @@ int ty_rnn_forward(ty_tensor *h, const ty_tensor *x, const ty_tensor *h0, const 
         if ((rc = ty_gemm(&ht, &prev, W_hh, 1.0, a, e))) return rc;
         add_bias_tanh(&ht, b);
     }
-    (void)N;
-    (void)H;
     return TY_OK;
 }
 
