@@ -230,10 +230,10 @@ static int rnn_backward(lua_State *L)
 
 static int rnn_index(lua_State *L)
 {
-    check_rnn(L, 1);
-    lua_pushvalue(L, 2); /* methods first: they are what hot loops look up */
+    lua_pushvalue(L, 2); /* methods first, without touching the layer: every rnn:method() */
     if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
     lua_pop(L, 1);
+    check_rnn(L, 1);
     if (lua_type(L, 2) == LUA_TSTRING) {
         int uv = field_index(L, 2);
         if (uv) {
