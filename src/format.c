@@ -64,11 +64,6 @@ static int shortest_within(double x, int maxp, decimal *dec)
     return 1;
 }
 
-static void shortest(double x, decimal *dec)
-{
-    shortest_within(x, 17, dec);   /* 17 digits always round-trip */
-}
-
 /* dragon4_positional(x, precision=8, unique=True, fractional=True, trim='.'), split at the
    point: ip gets the sign and integer digits, fp the fraction digits (maybe none).
    Callers guarantee |x| < 1e8 (NumPy switches to scientific above). */
@@ -401,43 +396,4 @@ int ty_format_tensor(const ty_tensor *t, ty_writer w, void *ud)
     }
     put(&f, ")", 1);
     return f.rc;
-}
-
-int ty_format_number(double v, char *buf, size_t n)
-{
-    char out[40], *o = out;
-    if (isnan(v)) {
-        strcpy(out, "nan");
-    } else if (isinf(v)) {
-        strcpy(out, v < 0 ? "-inf" : "inf");
-    } else {
-        decimal dec;
-        shortest(v, &dec);
-        int point = dec.e + 1;          /* digits before the point */
-        if (dec.neg) *o++ = '-';
-        if (point <= -4 || point > 16) {
-            /* Python's repr switches to exponent form outside 1e-4 <= |v| < 1e16 */
-            *o++ = dec.d[0];
-            if (dec.n > 1) {
-                *o++ = '.';
-                memcpy(o, dec.d + 1, (size_t)(dec.n - 1));
-                o += dec.n - 1;
-            }
-            snprintf(o, sizeof out - (size_t)(o - out), "e%c%02d", dec.e < 0 ? '-' : '+',
-                     abs(dec.e));
-        } else if (point <= 0) {
-            *o++ = '0';
-            *o++ = '.';
-            for (int i = 0; i < -point; i++) *o++ = '0';
-            memcpy(o, dec.d, (size_t)dec.n);
-            o[dec.n] = '\0';
-        } else {
-            for (int i = 0; i < point; i++) *o++ = i < dec.n ? dec.d[i] : '0';
-            *o++ = '.';
-            if (dec.n <= point) *o++ = '0';
-            for (int i = point; i < dec.n; i++) *o++ = dec.d[i];
-            *o = '\0';
-        }
-    }
-    return snprintf(buf, n, "%s", out);
 }

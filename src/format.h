@@ -1,5 +1,5 @@
 /* format.h: text for tensors exactly as NumPy 1.24 reprs a float64 array at default print
-   options (with "tensor(" for "array("), and Python-repr text for single floats. */
+   options (with "tensor(" for "array("). */
 #ifndef TYCHO_FORMAT_H
 #define TYCHO_FORMAT_H
 
@@ -13,10 +13,5 @@ typedef int (*ty_writer)(void *ud, const char *s, size_t n);
 /* Writes repr(t): precision 8, floatmode 'maxprec', threshold 1000, edgeitems 3,
    linewidth 75. Returns 0, or the first nonzero value the writer returned. */
 int ty_format_tensor(const ty_tensor *t, ty_writer w, void *ud);
-
-/* Writes v as Python's repr(float) does (shortest round trip: "0.1", "1.0", "1e-05",
-   "nan", "-inf") into buf, NUL-terminated and truncated like snprintf. Returns the length
-   the full text has (at most 24), like snprintf. */
-int ty_format_number(double v, char *buf, size_t n);
 
 #endif

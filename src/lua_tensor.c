@@ -1134,39 +1134,33 @@ static int l_dot(lua_State *L)
                       LT_SHAPE(a, b1), LT_SHAPE(b, b2));
 }
 
+/* t as a 1-d run of its elements: a view when its layout allows, else a pushed copy. */
+static ty_tensor flat(lua_State *L, const ty_tensor *t)
+{
+    ty_tensor v = *t;
+    int64_t n = ty_numel(t);
+    if (ty_view_reshape(&v, 1, &n)) return v;
+    ty_tensor *c = lt_push_new(L, 1, &n);
+    ty_copy_flat(c, t);
+    return *c;
+}
+
+/* NumPy's outer: both operands flattened, out[i, j] = a[i] * b[j], as a broadcast product of
+   an (n1 x 1) and a (1 x n2) view. */
 static int l_outer(lua_State *L)
 {
     ty_tensor *a = lt_check(L, 1), *b = lt_check(L, 2);
-    int64_t shape[2] = { ty_numel(a), ty_numel(b) };
+    ty_tensor fa = flat(L, a), fb = flat(L, b);
+    int64_t shape[2] = { fa.shape[0], fb.shape[0] };
     ty_tensor *out = lt_push_new(L, 2, shape);
-    ty_tensor fa = *a, fb = *b;
-    int64_t n1 = shape[0], n2 = shape[1];
-    int64_t ones[2] = { 1, 1 };
-    (void)ones;
-    if (!ty_view_reshape(&fa, 1, &n1) || !ty_view_reshape(&fb, 1, &n2)) {
-        /* non-contiguous inputs: walk them flat */
-        int64_t i = 0;
-        int64_t ia[TY_MAX_DIMS] = { 0 };
-        for (; i < n1; i++) {
-            double x = *ty_element(a, ia);
-            int64_t ib[TY_MAX_DIMS] = { 0 };
-            for (int64_t j = 0; j < n2; j++) {
-                out->data[i * n2 + j] = x * *ty_element(b, ib);
-                for (int d = b->ndim - 1; d >= 0; d--) {
-                    if (++ib[d] < b->shape[d]) break;
-                    ib[d] = 0;
-                }
-            }
-            for (int d = a->ndim - 1; d >= 0; d--) {
-                if (++ia[d] < a->shape[d]) break;
-                ia[d] = 0;
-            }
-        }
-        return 1;
-    }
-    for (int64_t i = 0; i < n1; i++)
-        for (int64_t j = 0; j < n2; j++)
-            out->data[i * n2 + j] = fa.data[i * fa.stride[0]] * fb.data[j * fb.stride[0]];
+    fa.ndim = fb.ndim = 2;
+    fa.shape[1] = 1;
+    fa.stride[1] = 0;
+    fb.shape[1] = fb.shape[0];
+    fb.stride[1] = fb.stride[0];
+    fb.shape[0] = 1;
+    fb.stride[0] = 0;
+    ty_binary(out, &fa, &fb, TY_MUL);
     return 1;
 }
 
