@@ -30,6 +30,8 @@ static const char rnn_key = 0, tanh_key = 0; /* registry keys of the metatables 
 
 typedef struct lt_rnn {
     ty_tensor ws; /* workspace of the backward passes, kept between calls */
+    /* the tensors in user values UV_W_IH..UV_B, which keep them alive: read on every call */
+    ty_tensor *W_ih, *W_hh, *b;
 } lt_rnn;
 
 static lt_rnn *check_rnn(lua_State *L, int i)
@@ -37,6 +39,19 @@ static lt_rnn *check_rnn(lua_State *L, int i)
     lt_rnn *r = lt_testudata(L, i, &rnn_key);
     if (!r) luaL_typeerror(L, i, "RNNLayer");
     return r;
+}
+
+/* The methods of both layers have upvalues LT_UP_SMALL, LT_UP_TENSOR and then their own
+   metatable, so checking self and the tensor arguments needs no registry lookup. */
+#define UP_SELF 3
+
+static void *check_self(lua_State *L, const char *type)
+{
+    void *p = lua_touserdata(L, 1);
+    int same = p && lua_getmetatable(L, 1) && lua_rawequal(L, -1, lua_upvalueindex(UP_SELF));
+    if (p && same) lua_pop(L, 1);
+    if (!same) luaL_typeerror(L, 1, type);
+    return p;
 }
 
 /* The user value index of a named field, from the name -> index table at upvalue 2. */
@@ -69,19 +84,19 @@ static void set_uv(lua_State *L, int layer, int value, int uv)
 /* An argument that must be a tensor, with a message naming it. */
 static ty_tensor *check_named(lua_State *L, int i, const char *fname, const char *name)
 {
-    ty_tensor *t = lt_test(L, i);
+    ty_tensor *t = lt_test_up(L, i);
     if (!t || !t->data)
         luaL_error(L, "%s: %s must be a tensor (got %s)", fname, name,
                    t ? "a closed tensor" : luaL_typename(L, i));
     return t;
 }
 
-static void weights(lua_State *L, const char *fname, ty_tensor **W_ih, ty_tensor **W_hh,
-                    ty_tensor **b)
+static void weights(lua_State *L, const lt_rnn *r, const char *fname, ty_tensor **W_ih,
+                    ty_tensor **W_hh, ty_tensor **b)
 {
-    *W_ih = uv_tensor(L, UV_W_IH);
-    *W_hh = uv_tensor(L, UV_W_HH);
-    *b = uv_tensor(L, UV_B);
+    *W_ih = r->W_ih->data ? r->W_ih : NULL;
+    *W_hh = r->W_hh->data ? r->W_hh : NULL;
+    *b = r->b->data ? r->b : NULL;
     if (!*W_ih || !*W_hh || !*b)
         luaL_error(L, "%s: the layer's %s is not a tensor", fname,
                    !*W_ih ? "W_ih" : !*W_hh ? "W_hh" : "b");
@@ -107,12 +122,15 @@ static int rnn_new(lua_State *L)
     ty_tensor *t = lt_push_new(L, 2, s_ih);
     ty_random_fill_uniform(rng, t);
     lua_setiuservalue(L, layer, UV_W_IH);
+    r->W_ih = t;
     t = lt_push_new(L, 2, s_hh);
     ty_random_fill_uniform(rng, t);
     lua_setiuservalue(L, layer, UV_W_HH);
+    r->W_hh = t;
     t = lt_push_new(L, 1, s_b);
     ty_random_fill_uniform(rng, t);
     lua_setiuservalue(L, layer, UV_B);
+    r->b = t;
     lua_newtable(L);
     lua_setiuservalue(L, layer, UV_EXTRA);
     return 1;
@@ -120,15 +138,15 @@ static int rnn_new(lua_State *L)
 
 static int rnn_forward_step(lua_State *L)
 {
-    check_rnn(L, 1);
+    lt_rnn *r = check_self(L, "RNNLayer");
     ty_tensor *x = check_named(L, 2, "forward_step", "x");
     ty_tensor *prev_h = check_named(L, 3, "forward_step", "prev_h");
     ty_tensor *W_ih, *W_hh, *b;
-    weights(L, "forward_step", &W_ih, &W_hh, &b);
+    weights(L, r, "forward_step", &W_ih, &W_hh, &b);
     ty_error e;
     raise_if(L, ty_rnn_check_step(x, prev_h, W_ih, W_hh, b, "forward_step", &e), &e);
     int64_t shape[2] = { x->shape[0], W_ih->shape[1] };
-    ty_tensor *next_h = lt_push_new(L, 2, shape);
+    ty_tensor *next_h = lt_push_new_up(L, 2, shape);
     ty_allocator a = lt_allocator(L);
     raise_if(L, ty_rnn_step_forward(next_h, x, prev_h, W_ih, W_hh, b, &a, &e), &e);
     set_uv(L, 1, 2, UV_STEP_X);
@@ -138,21 +156,21 @@ static int rnn_forward_step(lua_State *L)
 
 static int rnn_backward_step(lua_State *L)
 {
-    lt_rnn *r = check_rnn(L, 1);
+    lt_rnn *r = check_self(L, "RNNLayer");
     ty_tensor *prev_h = check_named(L, 2, "backward_step", "prev_h");
     ty_tensor *dnext_h = check_named(L, 3, "backward_step", "dnext_h");
     ty_tensor *x = uv_tensor(L, UV_STEP_X), *next_h = uv_tensor(L, UV_STEP_NEXT_H);
     if (!x || !next_h) return luaL_error(L, "backward_step: call forward_step first");
     ty_tensor *W_ih, *W_hh, *b;
-    weights(L, "backward_step", &W_ih, &W_hh, &b);
+    weights(L, r, "backward_step", &W_ih, &W_hh, &b);
     ty_error e;
     raise_if(L, ty_rnn_check_step_backward(prev_h, dnext_h, x, next_h, W_ih, W_hh, &e), &e);
     int base = lua_gettop(L);
-    ty_tensor *dx = lt_push_new(L, 2, x->shape);
-    ty_tensor *dprev = lt_push_new(L, 2, prev_h->shape);
-    ty_tensor *dW_ih = lt_push_new(L, 2, W_ih->shape);
-    ty_tensor *dW_hh = lt_push_new(L, 2, W_hh->shape);
-    ty_tensor *db = lt_push_new(L, 1, b->shape);
+    ty_tensor *dx = lt_push_new_up(L, 2, x->shape);
+    ty_tensor *dprev = lt_push_new_up(L, 2, prev_h->shape);
+    ty_tensor *dW_ih = lt_push_new_up(L, 2, W_ih->shape);
+    ty_tensor *dW_hh = lt_push_new_up(L, 2, W_hh->shape);
+    ty_tensor *db = lt_push_new_up(L, 1, b->shape);
     ty_allocator a = lt_allocator(L);
     raise_if(L, ty_rnn_step_backward(dx, dprev, dW_ih, dW_hh, db, x, prev_h, next_h, dnext_h,
                                      W_ih, W_hh, &r->ws, &a, &e), &e);
@@ -169,29 +187,29 @@ static int rnn_backward_step(lua_State *L)
    contiguous copy (pushed). Returns the index of the tensor to use. */
 static int sequence_input(lua_State *L, int i)
 {
-    ty_tensor *x = lt_check(L, i);
+    ty_tensor *x = lua_touserdata(L, i); /* checked by the caller */
     ty_tensor v = *x;
     int64_t rows[2] = { x->shape[0] * x->shape[1], x->shape[2] };
     if (ty_view_reshape(&v, 2, rows)) return i;
-    ty_tensor *c = lt_push_new(L, 3, x->shape);
+    ty_tensor *c = lt_push_new_up(L, 3, x->shape);
     ty_copy_flat(c, x);
     return lua_gettop(L);
 }
 
 static int rnn_forward(lua_State *L)
 {
-    check_rnn(L, 1);
+    lt_rnn *r = check_self(L, "RNNLayer");
     ty_tensor *x = check_named(L, 2, "forward", "x");
     ty_tensor *h0 = check_named(L, 3, "forward", "h0");
     lua_settop(L, 3);
     ty_tensor *W_ih, *W_hh, *b;
-    weights(L, "forward", &W_ih, &W_hh, &b);
+    weights(L, r, "forward", &W_ih, &W_hh, &b);
     ty_error e;
     raise_if(L, ty_rnn_check_sequence(x, h0, W_ih, W_hh, b, &e), &e);
     int xi = sequence_input(L, 2);
-    x = lt_check(L, xi);
+    x = lua_touserdata(L, xi); /* checked above, or the copy just made */
     int64_t shape[3] = { x->shape[0], x->shape[1], W_ih->shape[1] };
-    ty_tensor *h = lt_push_new(L, 3, shape);
+    ty_tensor *h = lt_push_new_up(L, 3, shape);
     ty_allocator a = lt_allocator(L);
     raise_if(L, ty_rnn_forward(h, x, h0, W_ih, W_hh, b, &a, &e), &e);
     set_uv(L, 1, xi, UV_SEQ_X);
@@ -202,21 +220,21 @@ static int rnn_forward(lua_State *L)
 
 static int rnn_backward(lua_State *L)
 {
-    lt_rnn *r = check_rnn(L, 1);
+    lt_rnn *r = check_self(L, "RNNLayer");
     ty_tensor *dout = check_named(L, 2, "backward", "dout");
     ty_tensor *x = uv_tensor(L, UV_SEQ_X), *h0 = uv_tensor(L, UV_SEQ_H0);
     ty_tensor *h = uv_tensor(L, UV_SEQ_H);
     if (!x || !h0 || !h) return luaL_error(L, "backward: call forward first");
     ty_tensor *W_ih, *W_hh, *b;
-    weights(L, "backward", &W_ih, &W_hh, &b);
+    weights(L, r, "backward", &W_ih, &W_hh, &b);
     ty_error e;
     raise_if(L, ty_rnn_check_backward(dout, x, h, W_ih, W_hh, &e), &e);
     lua_settop(L, 2);
-    ty_tensor *dx = lt_push_new(L, 3, x->shape);
-    ty_tensor *dh0 = lt_push_new(L, 2, h0->shape);
-    ty_tensor *dW_ih = lt_push_new(L, 2, W_ih->shape);
-    ty_tensor *dW_hh = lt_push_new(L, 2, W_hh->shape);
-    ty_tensor *db = lt_push_new(L, 1, b->shape);
+    ty_tensor *dx = lt_push_new_up(L, 3, x->shape);
+    ty_tensor *dh0 = lt_push_new_up(L, 2, h0->shape);
+    ty_tensor *dW_ih = lt_push_new_up(L, 2, W_ih->shape);
+    ty_tensor *dW_hh = lt_push_new_up(L, 2, W_hh->shape);
+    ty_tensor *db = lt_push_new_up(L, 1, b->shape);
     ty_allocator a = lt_allocator(L);
     raise_if(L, ty_rnn_backward(dx, dh0, dW_ih, dW_hh, db, dout, x, h0, h, W_ih, W_hh, &r->ws,
                                 &a, &e), &e);
@@ -256,7 +274,7 @@ static int rnn_index(lua_State *L)
 
 static int rnn_newindex(lua_State *L)
 {
-    check_rnn(L, 1);
+    lt_rnn *r = check_rnn(L, 1);
     if (lua_type(L, 2) == LUA_TSTRING) {
         const char *k = lua_tostring(L, 2);
         int uv = field_index(L, 2);
@@ -267,6 +285,10 @@ static int rnn_newindex(lua_State *L)
                 return luaL_error(L, "RNNLayer: %s must be a tensor or nil (got %s)", k,
                                   luaL_typename(L, 3));
             lua_settop(L, 3);
+            ty_tensor *t = lua_touserdata(L, 3);
+            if (uv == UV_W_IH) r->W_ih = t;
+            if (uv == UV_W_HH) r->W_hh = t;
+            if (uv == UV_B) r->b = t;
             lua_setiuservalue(L, 1, uv);
             return 0;
         }
@@ -312,9 +334,9 @@ static int tanh_new(lua_State *L)
 
 static int tanh_forward(lua_State *L)
 {
-    if (!lt_testudata(L, 1, &tanh_key)) luaL_typeerror(L, 1, "Tanh");
+    check_self(L, "Tanh");
     ty_tensor *x = check_named(L, 2, "Tanh.forward", "x");
-    ty_tensor *y = lt_push_new(L, x->ndim, x->shape);
+    ty_tensor *y = lt_push_new_up(L, x->ndim, x->shape);
     ty_unary(y, x, TY_TANH);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, 1, 1);
@@ -323,17 +345,17 @@ static int tanh_forward(lua_State *L)
 
 static int tanh_backward(lua_State *L)
 {
-    if (!lt_testudata(L, 1, &tanh_key)) luaL_typeerror(L, 1, "Tanh");
+    check_self(L, "Tanh");
     ty_tensor *dout = check_named(L, 2, "Tanh.backward", "dout");
     lua_getiuservalue(L, 1, 1);
-    ty_tensor *y = lt_test(L, -1);
+    ty_tensor *y = lt_test_up(L, -1);
     if (!y) return luaL_error(L, "Tanh.backward: call forward first");
     if (!ty_same_shape(y, dout)) {
         char s1[96], s2[96];
         return luaL_error(L, "Tanh.backward: dout is %s but forward's output is %s", LT_SHAPE(dout, s1),
                           LT_SHAPE(y, s2));
     }
-    ty_tensor *dx = lt_push_new(L, y->ndim, y->shape);
+    ty_tensor *dx = lt_push_new_up(L, y->ndim, y->shape);
     /* dx = dout * (1 - y^2) */
     ty_binary(dx, y, y, TY_MUL);
     double one = 1.0;
@@ -368,7 +390,10 @@ void lt_open_nn(lua_State *L)
 {
     if (lt_newmetatable(L, LT_RNN, &rnn_key)) {
         int mt = lua_gettop(L);
-        luaL_newlib(L, rnn_methods);
+        luaL_newlibtable(L, rnn_methods);
+        lt_push_tensor_metatables(L);
+        lua_pushvalue(L, mt);
+        luaL_setfuncs(L, rnn_methods, 3);
         lua_createtable(L, 0, UV_EXTRA); /* field name -> user value index */
         for (int i = 0; field_names[i]; i++) {
             lua_pushinteger(L, i + 1);
@@ -387,7 +412,9 @@ void lt_open_nn(lua_State *L)
     }
     lua_pop(L, 1);
     if (lt_newmetatable(L, LT_TANH, &tanh_key)) {
-        luaL_setfuncs(L, tanh_methods, 0);
+        lt_push_tensor_metatables(L);
+        lua_pushvalue(L, -3);
+        luaL_setfuncs(L, tanh_methods, 3);
         lua_pushvalue(L, -1);
         lua_setfield(L, -2, "__index");
     }

@@ -62,6 +62,22 @@ ty_tensor *lt_test(lua_State *L, int i)
     return same ? p : NULL;
 }
 
+void lt_push_tensor_metatables(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &small_key);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_key);
+}
+
+ty_tensor *lt_test_up(lua_State *L, int i)
+{
+    void *p = lua_touserdata(L, i);
+    if (!p || !lua_getmetatable(L, i)) return NULL;
+    int same = lua_rawequal(L, -1, lua_upvalueindex(LT_UP_SMALL)) ||
+               lua_rawequal(L, -1, lua_upvalueindex(LT_UP_TENSOR));
+    lua_pop(L, 1);
+    return same ? p : NULL;
+}
+
 ty_tensor *lt_check(lua_State *L, int i)
 {
     ty_tensor *t = lt_test(L, i);
@@ -126,7 +142,7 @@ static int alloc_or_raise(lua_State *L, ty_tensor *t, int ndim, const int64_t *s
     return rc;
 }
 
-ty_tensor *lt_push_new(lua_State *L, int ndim, const int64_t *shape)
+static ty_tensor *push_new(lua_State *L, int ndim, const int64_t *shape, int small_mt_up)
 {
     /* Step the collector before a big allocation rather than after: the temporaries of the
        previous iteration of a loop are freed first, and the new tensor reuses their warm
@@ -140,7 +156,12 @@ ty_tensor *lt_push_new(lua_State *L, int ndim, const int64_t *shape)
             t->ndim = ndim;
             for (int d = 0; d < ndim; d++) t->shape[d] = shape[d];
             ty_contiguous_strides(ndim, shape, t->stride);
-            lt_setmetatable(L, &small_key);
+            if (small_mt_up) {
+                lua_pushvalue(L, lua_upvalueindex(LT_UP_SMALL));
+                lua_setmetatable(L, -2);
+            } else {
+                lt_setmetatable(L, &small_key);
+            }
             return t;
         }
         lt_gc_pressure(L, n);
@@ -148,6 +169,16 @@ ty_tensor *lt_push_new(lua_State *L, int ndim, const int64_t *shape)
     ty_tensor *t = lt_push_empty(L);
     alloc_or_raise(L, t, ndim, shape);
     return t;
+}
+
+ty_tensor *lt_push_new(lua_State *L, int ndim, const int64_t *shape)
+{
+    return push_new(L, ndim, shape, 0);
+}
+
+ty_tensor *lt_push_new_up(lua_State *L, int ndim, const int64_t *shape)
+{
+    return push_new(L, ndim, shape, 1);
 }
 
 ty_tensor *lt_push_view(lua_State *L, const ty_tensor *src, int owner)

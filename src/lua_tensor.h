@@ -20,6 +20,14 @@ int   lt_newmetatable(lua_State *L, const char *name, const void *key);
 ty_tensor *lt_check(lua_State *L, int i);
 /* The tensor at index i, or NULL if it is not one. */
 ty_tensor *lt_test(lua_State *L, int i);
+/* Hot paths skip the registry: a C function whose upvalues LT_UP_SMALL and LT_UP_TENSOR are
+   the two tensor metatables (pushed in that order by lt_push_tensor_metatables) checks and
+   creates tensors with the _up variants, which compare against its upvalues instead. */
+#define LT_UP_SMALL  1
+#define LT_UP_TENSOR 2
+void       lt_push_tensor_metatables(lua_State *L);
+ty_tensor *lt_test_up(lua_State *L, int i);
+ty_tensor *lt_push_new_up(lua_State *L, int ndim, const int64_t *shape);
 /* Pushes an empty tensor userdata (no storage yet), metatable set: fill it afterwards. */
 ty_tensor *lt_push_empty(lua_State *L);
 /* Pushes a new contiguous tensor of the shape (values uninitialised); Lua error on failure. */
