@@ -12,13 +12,7 @@
 #pragma GCC optimize("tree-vectorize")
 #endif
 
-/* Hot elementwise kernels are compiled for AVX-512, AVX2 and the baseline; the loader picks
-   the best the CPU has (GCC function multiversioning). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define VECTOR_CLONES
-#endif
+#define VECTOR_CLONES TY_VECTOR_CLONES
 
 /* ---- broadcasting iterator ------------------------------------------------------------ */
 

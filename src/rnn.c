@@ -68,6 +68,8 @@ static int check_matrix(const ty_tensor *m, const char *mname, int64_t rows, int
                    ty_shape_str(m, s1, sizeof s1), ty_shape_str_n(2, want, s2, sizeof s2), why);
 }
 
+static void tanh_rows(ty_tensor *m);
+
 /* m = tanh(m + b), m an N x H matrix of any strides. */
 static void add_bias_tanh(ty_tensor *m, const ty_tensor *b)
 {
@@ -79,6 +81,13 @@ static void add_bias_tanh(ty_tensor *m, const ty_tensor *b)
         else
             for (int64_t j = 0; j < H; j++) row[j * s] += b->data[j * bs];
     }
+    tanh_rows(m);
+}
+
+/* m = tanh(m), m an N x H matrix of any strides. */
+static void tanh_rows(ty_tensor *m)
+{
+    int64_t N = m->shape[0], H = m->shape[1], s = m->stride[1];
     if (s == 1 && (N == 1 || m->stride[0] == H)) { /* one run keeps the vector loop full */
         ty_vtanh(m->data, m->data, N * H);
     } else if (s == 1) {
@@ -152,42 +161,45 @@ int ty_rnn_check_backward(const ty_tensor *dout, const ty_tensor *x, const ty_te
     return check_weights_fit(W_ih, W_hh, x->shape[2], h->shape[2], "backward", e);
 }
 
-/* out[i, j..j+3] = x[i] W_ih + p[i] W_hh for one block of four columns (one column with
-   width 1), summed in the order the two GEMMs would (all of x W_ih, then p W_hh on top), so
-   both paths agree to the bit. */
-static void small_step_block4(double *o, const double *xr, const double *pr,
-                              const ty_tensor *W_ih, const ty_tensor *W_hh, int64_t j)
-{
-    int64_t D = W_ih->shape[0], H = W_hh->shape[0];
-    double c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-    const double *w = W_ih->data + j;
-    for (int64_t k = 0; k < D; k++, w += W_ih->stride[0]) {
-        c0 += xr[k] * w[0];
-        c1 += xr[k] * w[1];
-        c2 += xr[k] * w[2];
-        c3 += xr[k] * w[3];
-    }
-    w = W_hh->data + j;
-    for (int64_t k = 0; k < H; k++, w += W_hh->stride[0]) {
-        c0 += pr[k] * w[0];
-        c1 += pr[k] * w[1];
-        c2 += pr[k] * w[2];
-        c3 += pr[k] * w[3];
-    }
-    o[j] = c0;
-    o[j + 1] = c1;
-    o[j + 2] = c2;
-    o[j + 3] = c3;
-}
+/* Four doubles in one vector register (GNU C vector extension: two SSE2 registers on the
+   baseline, one AVX register in the AVX2 and AVX-512 clones), loaded from any address as
+   GCC's own __m256d_u is. */
+typedef double v4d __attribute__((vector_size(4 * sizeof(double))));
+typedef double v4d_u __attribute__((vector_size(4 * sizeof(double)), aligned(8), may_alias));
+#define LOAD4(p) (*(const v4d_u *)(p))
 
-static void small_step_column(double *o, const double *xr, const double *pr,
-                              const ty_tensor *W_ih, const ty_tensor *W_hh, int64_t j)
+/* The largest H of the one-pass step (N*H*(D+H) <= SMALL_STEP_WORK keeps H under 64). */
+#define SMALL_STEP_WORK 4096
+#define SMALL_STEP_MAX_H 64
+
+/* out = x W_ih + prev_h W_hh + b, four columns at a time; each sum is formed in the order
+   of the GEMM path (x W_ih, then prev_h W_hh, then b), rounded the same way (no FMA). */
+TY_VECTOR_CLONES
+static void small_step_sums(ty_tensor *out, const ty_tensor *x, const ty_tensor *prev_h,
+                            const ty_tensor *W_ih, const ty_tensor *W_hh, const double *bias)
 {
-    int64_t D = W_ih->shape[0], H = W_hh->shape[0];
-    double c = 0;
-    for (int64_t k = 0; k < D; k++) c += xr[k] * W_ih->data[k * W_ih->stride[0] + j];
-    for (int64_t k = 0; k < H; k++) c += pr[k] * W_hh->data[k * W_hh->stride[0] + j];
-    o[j] = c;
+    int64_t N = x->shape[0], D = x->shape[1], H = W_hh->shape[0];
+    int64_t si = W_ih->stride[0], sh = W_hh->stride[0];
+    for (int64_t i = 0; i < N; i++) {
+        double *o = out->data + i * out->stride[0];
+        const double *xr = x->data + i * x->stride[0], *pr = prev_h->data + i * prev_h->stride[0];
+        int64_t j = 0;
+        for (; j + 4 <= H; j += 4) {
+            v4d c = { 0, 0, 0, 0 }, p = { 0, 0, 0, 0 };
+            const double *w = W_ih->data + j;
+            for (int64_t k = 0; k < D; k++, w += si) c += xr[k] * LOAD4(w);
+            w = W_hh->data + j;
+            for (int64_t k = 0; k < H; k++, w += sh) p += pr[k] * LOAD4(w);
+            c = c + p + LOAD4(bias + j);
+            memcpy(o + j, &c, sizeof c);
+        }
+        for (; j < H; j++) {
+            double c = 0, p = 0;
+            for (int64_t k = 0; k < D; k++) c += xr[k] * W_ih->data[k * si + j];
+            for (int64_t k = 0; k < H; k++) p += pr[k] * W_hh->data[k * sh + j];
+            o[j] = c + p + bias[j];
+        }
+    }
 }
 
 /* The notebook-sized step in one pass, without two GEMM calls and their dispatch. */
@@ -195,17 +207,14 @@ static int small_step(ty_tensor *next_h, const ty_tensor *x, const ty_tensor *pr
                       const ty_tensor *W_ih, const ty_tensor *W_hh, const ty_tensor *b)
 {
     int64_t N = x->shape[0], D = x->shape[1], H = W_hh->shape[0];
-    if (N * H * (D + H) > 4096 || x->stride[1] != 1 || prev_h->stride[1] != 1 ||
-        W_ih->stride[1] != 1 || W_hh->stride[1] != 1 || next_h->stride[1] != 1)
+    if (N * H * (D + H) > SMALL_STEP_WORK || H > SMALL_STEP_MAX_H || x->stride[1] != 1 ||
+        prev_h->stride[1] != 1 || W_ih->stride[1] != 1 || W_hh->stride[1] != 1 ||
+        next_h->stride[1] != 1)
         return 0;
-    for (int64_t i = 0; i < N; i++) {
-        double *o = next_h->data + i * next_h->stride[0];
-        const double *xr = x->data + i * x->stride[0], *pr = prev_h->data + i * prev_h->stride[0];
-        int64_t j = 0;
-        for (; j + 4 <= H; j += 4) small_step_block4(o, xr, pr, W_ih, W_hh, j);
-        for (; j < H; j++) small_step_column(o, xr, pr, W_ih, W_hh, j);
-    }
-    add_bias_tanh(next_h, b);
+    double bias[SMALL_STEP_MAX_H];
+    for (int64_t j = 0; j < H; j++) bias[j] = b->data[j * b->stride[0]];
+    small_step_sums(next_h, x, prev_h, W_ih, W_hh, bias);
+    tanh_rows(next_h);
     return 1;
 }
 
