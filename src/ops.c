@@ -242,20 +242,15 @@ static inline double exp_small_range(double x)
     double t = x * invln2 + shifter; /* k = round(x / ln 2) in t's low bits */
     double k = t - shifter;
     double r = (x - k * ln2hi) - k * ln2lo; /* |r| <= ln2 / 2 */
-    double p = 1.0 / 6227020800.0;           /* 1/13! ... Taylor to degree 13 */
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    /* Taylor to degree 13 in Estrin's scheme: a tree of depth 4 instead of Horner's chain
+       of 13 dependent multiply-adds, so the vector loop is not bound by their latency */
+    double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    double q0 = 1.0 + r, q1 = 0.5 + r * (1.0 / 6.0), q2 = 1.0 / 24.0 + r * (1.0 / 120.0);
+    double q3 = 1.0 / 720.0 + r * (1.0 / 5040.0), q4 = 1.0 / 40320.0 + r * (1.0 / 362880.0);
+    double q5 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0);
+    double q6 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0);
+    double s0 = q0 + r2 * q1, s1 = q2 + r2 * q3, s2 = q4 + r2 * q5;
+    double p = (s0 + r4 * s1) + r8 * (s2 + r4 * q6);
     /* times 2^k: add k to the exponent field (t's bits shifted by 52 are exactly k << 52) */
     return bits_to_double(double_to_bits(p) + (double_to_bits(t) << 52));
 }
@@ -263,21 +258,21 @@ static inline double exp_small_range(double x)
 static inline double tanh_one(double x)
 {
     double a = fabs(x);
-    /* small |x|: Cephes tanh, x + x^3 P(x^2) / Q(x^2) */
+    /* small |x|: Cephes tanh, x + x^3 P(x^2) / Q(x^2); large |x|: 1 - 2 / (e^2a + 1),
+       tanh being 1 in double precision past |x| = 22. Both quotients share one division,
+       the slowest instruction here. */
     double s = x * x;
     double num = (-9.64399179425052238628E-1 * s - 9.92877231001918586564E1) * s -
                  1.61468768441708447952E3;
     double den = ((s + 1.12811678491632931402E2) * s + 2.23548839060100448583E3) * s +
                  4.84406305325125486048E3;
-    double small = copysign(x + x * s * (num / den), x); /* keeps tanh(-0) = -0 */
-    /* large |x|: 1 - 2 / (e^2a + 1); tanh is 1 in double precision past |x| = 22 */
     double m = a + a;
     m = m > 44.0 ? 44.0 : m;
-    double big = 1.0 - 2.0 / (exp_small_range(m) + 1.0);
-    big = copysign(big, x);
-    return a < 0.625 ? small : big;
+    double E = exp_small_range(m);
+    int small = a < 0.625;
+    double q = (small ? x * s * num : 2.0) / (small ? den : E + 1.0);
+    return small ? copysign(x + q, x) /* keeps tanh(-0) = -0 */ : copysign(1.0 - q, x);
 }
-
 
 VECTOR_CLONES
 void ty_vtanh(double *out, const double *in, int64_t n)
@@ -364,10 +359,18 @@ void ty_assign(ty_tensor *dst, const ty_tensor *src)
     iter_init(&it, dst, 2, ops);
     ITER_RUNS(it, {
         int64_t so = it.stride[0][last_], sa = it.stride[1][last_];
-        if (so == 1 && sa == 1)
+        if (so == 1 && sa == 1) {
             memmove(it.ptr[0], it.ptr[1], (size_t)n_ * sizeof(double));
-        else
+        } else if (sa == 0) { /* a broadcast value (fill): one store loop, vectorized */
+            const double v = *it.ptr[1];
+            double *o = it.ptr[0];
+            if (so == 1)
+                for (int64_t i = 0; i < n_; i++) o[i] = v;
+            else
+                for (int64_t i = 0; i < n_; i++) o[i * so] = v;
+        } else {
             for (int64_t i = 0; i < n_; i++) it.ptr[0][i * so] = it.ptr[1][i * sa];
+        }
     });
 }
 
@@ -540,46 +543,51 @@ static int blas_layout(const ty_tensor *m, int64_t *ld)
 /* Products this small finish before a BLAS call would have set up. */
 #define SMALL_GEMM (16 * 16 * 16)
 
+/* out = a b (+ beta out) for row-contiguous b and out (a may have any strides): four
+   outputs of a row in one vector across the k loop. */
+VECTOR_CLONES
+static void gemm_small_rows(int64_t M, int64_t N, int64_t K, const double *a, int64_t as0,
+                            int64_t as1, const double *b, int64_t bs0, double *out, int64_t os0,
+                            double beta)
+{
+    for (int64_t i = 0; i < M; i++) {
+        double *o = out + i * os0;
+        const double *ar = a + i * as0;
+        int64_t j = 0;
+        for (; j + 4 <= N; j += 4) {
+            ty_v4d c = { 0, 0, 0, 0 };
+            const double *bp = b + j;
+            for (int64_t k = 0; k < K; k++, bp += bs0) c += ar[k * as1] * *(const ty_v4d_u *)bp;
+            if (beta != 0) c += beta * *(const ty_v4d_u *)(o + j);
+            *(ty_v4d_u *)(o + j) = c;
+        }
+        for (; j < N; j++) {
+            double c = 0;
+            const double *bp = b + j;
+            for (int64_t k = 0; k < K; k++, bp += bs0) c += ar[k * as1] * *bp;
+            o[j] = beta != 0 ? c + beta * o[j] : c;
+        }
+    }
+}
+
+/* b's elements packed row-major for gemm_small_rows, when it is not laid out that way and
+   this few: the copy costs K*N, the product M*K*N. */
+#define SMALL_GEMM_PACK 1024
+
 static void gemm_small(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, double beta)
 {
     int64_t M = a->shape[0], K = a->shape[1], N = b->shape[1];
     int64_t as0 = a->stride[0], as1 = a->stride[1], bs0 = b->stride[0], bs1 = b->stride[1];
     int64_t os0 = out->stride[0], os1 = out->stride[1];
     if (bs1 == 1 && os1 == 1) {
-        /* rows of b and out are contiguous (a may be transposed): four outputs in
-           registers across the k loop */
-        for (int64_t i = 0; i < M; i++) {
-            double *o = out->data + i * os0;
-            const double *ar = a->data + i * as0;
-            int64_t j = 0;
-            for (; j + 4 <= N; j += 4) {
-                double c0 = 0, c1 = 0, c2 = 0, c3 = 0;
-                if (beta != 0) {
-                    c0 = o[j];
-                    c1 = o[j + 1];
-                    c2 = o[j + 2];
-                    c3 = o[j + 3];
-                }
-                const double *bp = b->data + j;
-                for (int64_t k = 0; k < K; k++, bp += bs0) {
-                    const double x = ar[k * as1];
-                    c0 += x * bp[0];
-                    c1 += x * bp[1];
-                    c2 += x * bp[2];
-                    c3 += x * bp[3];
-                }
-                o[j] = c0;
-                o[j + 1] = c1;
-                o[j + 2] = c2;
-                o[j + 3] = c3;
-            }
-            for (; j < N; j++) {
-                double c = beta != 0 ? o[j] : 0;
-                const double *bp = b->data + j;
-                for (int64_t k = 0; k < K; k++, bp += bs0) c += ar[k * as1] * *bp;
-                o[j] = c;
-            }
-        }
+        gemm_small_rows(M, N, K, a->data, as0, as1, b->data, bs0, out->data, os0, beta);
+        return;
+    }
+    if (os1 == 1 && K * N <= SMALL_GEMM_PACK) {
+        double packed[SMALL_GEMM_PACK];
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t j = 0; j < N; j++) packed[k * N + j] = b->data[k * bs0 + j * bs1];
+        gemm_small_rows(M, N, K, a->data, as0, as1, packed, N, out->data, os0, beta);
         return;
     }
     if (as1 == 1 && bs0 == 1) {
@@ -589,17 +597,18 @@ static void gemm_small(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, d
             const double *ar = a->data + i * as0;
             for (int64_t j = 0; j < N; j++) {
                 const double *bc = b->data + j * bs1;
-                double c = beta != 0 ? out->data[i * os0 + j * os1] : 0;
+                double c = 0;
                 for (int64_t k = 0; k < K; k++) c += ar[k] * bc[k];
-                out->data[i * os0 + j * os1] = c;
+                double *o = out->data + i * os0 + j * os1;
+                *o = beta != 0 ? c + beta * *o : c;
             }
         }
         return;
     }
     for (int64_t i = 0; i < M; i++) {
         double *o = out->data + i * os0;
-        if (beta == 0)
-            for (int64_t j = 0; j < N; j++) o[j * os1] = 0;
+        if (beta != 1)
+            for (int64_t j = 0; j < N; j++) o[j * os1] = beta == 0 ? 0 : beta * o[j * os1];
         for (int64_t k = 0; k < K; k++) {
             double x = a->data[i * as0 + k * as1];
             const double *brow = b->data + k * bs0;

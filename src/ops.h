@@ -11,6 +11,12 @@
 #define TY_VECTOR_CLONES
 #endif
 
+/* Four doubles in one vector register (GNU C vector extension: two SSE2 registers on the
+   baseline, one AVX register in the AVX2 and AVX-512 clones); the _u type loads and stores
+   at any address, as GCC's own __m256d_u does. */
+typedef double ty_v4d __attribute__((vector_size(4 * sizeof(double))));
+typedef double ty_v4d_u __attribute__((vector_size(4 * sizeof(double)), aligned(8), may_alias));
+
 #include "tensor.h"
 
 typedef enum {

@@ -161,12 +161,7 @@ int ty_rnn_check_backward(const ty_tensor *dout, const ty_tensor *x, const ty_te
     return check_weights_fit(W_ih, W_hh, x->shape[2], h->shape[2], "backward", e);
 }
 
-/* Four doubles in one vector register (GNU C vector extension: two SSE2 registers on the
-   baseline, one AVX register in the AVX2 and AVX-512 clones), loaded from any address as
-   GCC's own __m256d_u is. */
-typedef double v4d __attribute__((vector_size(4 * sizeof(double))));
-typedef double v4d_u __attribute__((vector_size(4 * sizeof(double)), aligned(8), may_alias));
-#define LOAD4(p) (*(const v4d_u *)(p))
+#define LOAD4(p) (*(const ty_v4d_u *)(p))
 
 /* The largest H of the one-pass step (N*H*(D+H) <= SMALL_STEP_WORK keeps H under 64). */
 #define SMALL_STEP_WORK 4096
@@ -185,7 +180,7 @@ static void small_step_sums(ty_tensor *out, const ty_tensor *x, const ty_tensor 
         const double *xr = x->data + i * x->stride[0], *pr = prev_h->data + i * prev_h->stride[0];
         int64_t j = 0;
         for (; j + 4 <= H; j += 4) {
-            v4d c = { 0, 0, 0, 0 }, p = { 0, 0, 0, 0 };
+            ty_v4d c = { 0, 0, 0, 0 }, p = { 0, 0, 0, 0 };
             const double *w = W_ih->data + j;
             for (int64_t k = 0; k < D; k++, w += si) c += xr[k] * LOAD4(w);
             w = W_hh->data + j;
