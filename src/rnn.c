@@ -7,10 +7,12 @@
 
 #include "ops.h"
 
-static ty_tensor matrix(double *data, int64_t rows, int64_t cols, int64_t s0, int64_t s1)
+/* A 2-d view header. Only the fields of two dimensions are set: these headers are made
+   several times per time step, and the other dimensions are never read. */
+static inline ty_tensor matrix(double *data, int64_t rows, int64_t cols, int64_t s0, int64_t s1)
 {
     ty_tensor m;
-    memset(&m, 0, sizeof m);
+    m.storage = NULL;
     m.data = data;
     m.ndim = 2;
     m.shape[0] = rows;
@@ -28,7 +30,7 @@ static ty_tensor transposed(const ty_tensor *m)
 }
 
 /* Slice t of a N x T x K tensor: an N x K matrix. */
-static ty_tensor step_of(const ty_tensor *seq, int64_t t)
+static inline ty_tensor step_of(const ty_tensor *seq, int64_t t)
 {
     return matrix(seq->data + t * seq->stride[1], seq->shape[0], seq->shape[2], seq->stride[0],
                   seq->stride[2]);
@@ -297,11 +299,12 @@ int ty_rnn_forward(ty_tensor *h, const ty_tensor *x, const ty_tensor *h0, const 
         return ty_fail(e, TY_EARG, "forward: x and h must be reshapeable to (N*T) x D");
     /* all input projections at once, straight into h */
     if ((rc = ty_gemm(&H2, &X2, W_ih, 0.0, a, e))) return rc;
+    ty_tensor steps[2]; /* the view of this step's h, and of the one before it */
     for (int64_t t = 0; t < T; t++) {
-        ty_tensor ht = step_of(h, t);
-        ty_tensor prev = t == 0 ? *h0 : step_of(h, t - 1);
-        if ((rc = ty_gemm(&ht, &prev, W_hh, 1.0, a, e))) return rc;
-        add_bias_tanh(&ht, b);
+        ty_tensor *ht = &steps[t & 1];
+        *ht = step_of(h, t);
+        if ((rc = ty_gemm(ht, t == 0 ? h0 : &steps[(t - 1) & 1], W_hh, 1.0, a, e))) return rc;
+        add_bias_tanh(ht, b);
     }
     return TY_OK;
 }
@@ -353,8 +356,9 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
     int64_t R = C * N;
     if ((rc = ty_workspace_reserve(ws, R * (2 * H + 2 * D) + 2 * N * H, a, e))) return rc;
     double *dAc = ws->data, *Xc = dAc + R * H, *Pc = Xc + R * D, *dXc = Pc + R * H + 2 * N * H;
-    ty_tensor dh = matrix(Pc + R * H, N, H, H, 1), dh2 = matrix(Pc + R * H + N * H, N, H, H, 1);
-    ty_fill(&dh, 0.0);
+    ty_tensor dh_a = matrix(Pc + R * H, N, H, H, 1), dh_b = matrix(Pc + R * H + N * H, N, H, H, 1);
+    ty_tensor *dh = &dh_a, *dh2 = &dh_b; /* dh of this step, and of the one before it */
+    ty_fill(dh, 0.0);
     if (T == 0) { /* no chunk below writes them */
         ty_fill(dW_ih, 0.0);
         ty_fill(dW_hh, 0.0);
@@ -368,15 +372,19 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
             int64_t c = t - t0;
             ty_tensor dAt = matrix(dAc + c * N * H, N, H, H, 1);
             ty_tensor ht = step_of(h, t), dot = step_of(dout, t), xt = step_of(x, t);
-            ty_tensor prev = t == 0 ? *h0 : step_of(h, t - 1);
-            tanh_grad(&dAt, &dh, &dot, &ht);
+            tanh_grad(&dAt, dh, &dot, &ht);
             /* the last step back writes the gradient of h0 directly */
-            if ((rc = ty_gemm(t == 0 ? dh0 : &dh2, &dAt, &W_hhT, 0.0, a, e))) return rc;
-            ty_tensor swap = dh;
+            if ((rc = ty_gemm(t == 0 ? dh0 : dh2, &dAt, &W_hhT, 0.0, a, e))) return rc;
+            ty_tensor *swap = dh;
             dh = dh2;
             dh2 = swap;
             copy_rows(Xc + c * N * D, &xt);
-            copy_rows(Pc + c * N * H, &prev);
+            if (t == 0) {
+                copy_rows(Pc, h0);
+            } else {
+                ty_tensor prev = step_of(h, t - 1);
+                copy_rows(Pc + c * N * H, &prev);
+            }
         }
         int64_t rows = (t1 - t0) * N;
         ty_tensor dA = matrix(dAc, rows, H, H, 1);
