@@ -17,6 +17,29 @@
    holds to within that many instructions per thread. */
 #define HOOK_CHUNK 1000
 
+/* Small blocks are recycled per engine. A script's loop frees and allocates the same few
+   sizes (small tensors, tables, closures) in bursts as the collector sweeps, and popping a
+   free list of the size class costs far less than malloc's bins for such bursts. Blocks up
+   to POOL_MAX_BLOCK bytes are allocated at their class size (a multiple of POOL_GRAIN);
+   at most POOL_BYTES wait in the pool, the rest go back to free(). */
+#define POOL_GRAIN     16
+#define POOL_MAX_BLOCK 768
+#define POOL_CLASSES   (POOL_MAX_BLOCK / POOL_GRAIN)
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_BYTES 0 /* every block back to free(), where AddressSanitizer watches it */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_BYTES 0
+#endif
+#endif
+#ifndef POOL_BYTES
+#define POOL_BYTES ((size_t)1 << 20)
+#endif
+
+typedef struct pool_block {
+    struct pool_block *next;
+} pool_block;
+
 struct tycho {
     lua_State    *L;
     tycho_config  cfg;
@@ -31,6 +54,8 @@ struct tycho {
     int           depth;        /* runs in progress: a host callback may run a nested chunk */
     const char   *err;          /* "", errbuf, or a message anchored in the registry */
     char          errbuf[512];
+    struct pool_block *pool[POOL_CLASSES]; /* freed small blocks by size class */
+    size_t        pool_held;    /* bytes in the pool */
 };
 
 /* Registry slot that keeps the last script error alive while tycho_error points into it.
@@ -53,6 +78,72 @@ static int over_budget(size_t used, size_t grow, size_t limit)
     return used > limit || grow > limit - used;
 }
 
+/* Class index of a block of n bytes, 1 <= n <= POOL_MAX_BLOCK, and its capacity. */
+static size_t pool_class(size_t n) { return (n - 1) / POOL_GRAIN; }
+static size_t pool_size(size_t c) { return (c + 1) * POOL_GRAIN; }
+
+static void pool_free(tycho *T, void *ptr, size_t osize)
+{
+    if (!ptr) return;
+    if (osize <= POOL_MAX_BLOCK && T->pool_held + pool_size(pool_class(osize)) <= POOL_BYTES) {
+        size_t c = pool_class(osize);
+        pool_block *b = ptr;
+        b->next = T->pool[c];
+        T->pool[c] = b;
+        T->pool_held += pool_size(c);
+        return;
+    }
+    free(ptr);
+}
+
+/* realloc with the pool's rule: a block of at most POOL_MAX_BLOCK bytes has at least its
+   class's capacity, so any block of the class can stand in for it. */
+static void *pool_realloc(tycho *T, void *ptr, size_t osize, size_t nsize)
+{
+    if (nsize > POOL_MAX_BLOCK) {
+        if (ptr && osize <= POOL_MAX_BLOCK) { /* out of the pool's range: move */
+            void *p = malloc(nsize);
+            if (p) {
+                memcpy(p, ptr, osize);
+                pool_free(T, ptr, osize);
+            }
+            return p;
+        }
+        return realloc(ptr, nsize);
+    }
+    size_t c = pool_class(nsize);
+    if (ptr && osize <= POOL_MAX_BLOCK && pool_class(osize) == c) return ptr;
+    void *p;
+    if (T->pool[c]) {
+        pool_block *b = T->pool[c];
+        T->pool[c] = b->next;
+        T->pool_held -= pool_size(c);
+        p = b;
+    } else if (ptr && osize > POOL_MAX_BLOCK) {
+        return realloc(ptr, pool_size(c)); /* a shrink into the pool's range */
+    } else {
+        p = malloc(pool_size(c));
+        if (!p) return NULL;
+    }
+    if (ptr) {
+        memcpy(p, ptr, osize < nsize ? osize : nsize);
+        pool_free(T, ptr, osize);
+    }
+    return p;
+}
+
+static void pool_drain(tycho *T)
+{
+    for (size_t c = 0; c < POOL_CLASSES; c++) {
+        while (T->pool[c]) {
+            pool_block *b = T->pool[c];
+            T->pool[c] = b->next;
+            free(b);
+        }
+    }
+    T->pool_held = 0;
+}
+
 /* The lua_Alloc of every engine: Lua objects and tensor storage (lt_allocator hands this
    allocator to the core) share one budget, cfg.memory_limit. Only growth can fail: Lua
    assumes that freeing and shrinking never do. */
@@ -61,7 +152,7 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     tycho *T = ud;
     if (!ptr) osize = 0;   /* for new blocks Lua passes the object kind in osize */
     if (nsize == 0) {
-        free(ptr);
+        pool_free(T, ptr, osize);
         T->mem_used -= osize;
         return NULL;
     }
@@ -82,7 +173,7 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
             return NULL;
         }
     }
-    void *p = realloc(ptr, nsize);
+    void *p = pool_realloc(T, ptr, osize, nsize);
     if (!p) {
         if (nsize > osize) {
             T->refused++;
@@ -461,6 +552,7 @@ tycho *tycho_open(const tycho_config *cfg)
     T->err = "";
     T->L = lua_newstate(engine_alloc, T);
     if (!T->L) {
+        pool_drain(T);
         free(T);
         return NULL;
     }
@@ -471,6 +563,7 @@ tycho *tycho_open(const tycho_config *cfg)
     lua_pushlightuserdata(T->L, T);
     if (lua_pcall(T->L, 1, 0, 0) != LUA_OK) {
         lua_close(T->L);
+        pool_drain(T);
         free(T);
         return NULL;
     }
@@ -481,6 +574,7 @@ void tycho_close(tycho *T)
 {
     if (!T) return;
     lua_close(T->L);
+    pool_drain(T);
     free(T);
 }
 
