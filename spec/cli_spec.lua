@@ -215,3 +215,29 @@ function test_stock_lua_can_require_submodules_first()
                    'require("tycho").checks == c)'))
   lu.assertEquals(out, "function\ttrue\n")
 end
+
+-- ---- C modules --------------------------------------------------------------------------
+
+function test_require_loads_a_c_module()
+  -- the command carries Lua itself, and exports its API to the modules it loads
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir " .. q(dir)))
+  local src = io.open(dir .. "/answer.c", "w")
+  src:write([[
+#include <lua.h>
+static int answer(lua_State *L) { lua_pushinteger(L, 42); return 1; }
+int luaopen_answer(lua_State *L) { lua_pushcfunction(L, answer); return 1; }
+]])
+  src:close()
+  local cc = os.getenv("CC") or "cc"
+  local _, err, built = sh(("%s -shared -fPIC $(pkg-config --cflags lua5.4) -o %s %s"):format(
+    cc, q(dir .. "/answer.so"), q(dir .. "/answer.c")))
+  lu.assertEquals(built, 0, err)
+  local out, err2, code = sh(("LUA_CPATH=%s %s -e %s"):format(q(dir .. "/?.so"), q(BIN),
+    q("print(require('answer')())")))
+  os.execute("rm -r " .. q(dir))
+  lu.assertEquals(err2, "")
+  lu.assertEquals(code, 0)
+  lu.assertEquals(out, "42\n")
+end
