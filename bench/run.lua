@@ -107,14 +107,17 @@ local function median(xs)
   return m % 2 == 1 and t[(m + 1) // 2] or (t[m // 2] + t[m // 2 + 1]) / 2
 end
 
--- Each case runs in tycho, NumPy and PyTorch back to back, for several rounds: the machine's
--- speed drifts, and side-by-side runs keep the ratios honest.
-local rounds = tonumber(os.getenv("BENCH_ROUNDS") or "3")
+-- Each case runs in tycho, NumPy and PyTorch back to back, for several rounds. The machine's
+-- speed drifts from one second to the next, so a ratio is taken within each round and the
+-- table gives the median of those ratios; the times are medians over the rounds.
+local rounds = tonumber(os.getenv("BENCH_ROUNDS") or "5")
 local python = have_python()
 local results = {}
+local fns = {}
 for _, c in ipairs(cases) do
   if not only or c[1]:find(only, 1, true) then
-    local r = { name = c[1], flops = c[2], tycho = {}, numpy = {}, torch = {}, lo = math.huge, hi = 0 }
+    local r = { name = c[1], flops = c[2], tycho = {}, numpy = {}, torch = {}, np_ratio = {},
+                th_ratio = {}, lo = math.huge, hi = 0 }
     local fn = c[3]()
     for _ = 1, rounds do
       local med, lo, hi = harness.time(fn, 0.3)
@@ -122,21 +125,37 @@ for _, c in ipairs(cases) do
       r.lo, r.hi = math.min(r.lo, lo), math.max(r.hi, hi)
       collectgarbage()
       if python then
-        r.numpy[#r.numpy + 1] = baseline("numpy_ref.py", c[1])
-        r.torch[#r.torch + 1] = baseline("torch_ref.py", c[1])
+        local np_t, th_t = baseline("numpy_ref.py", c[1]), baseline("torch_ref.py", c[1])
+        r.numpy[#r.numpy + 1], r.torch[#r.torch + 1] = np_t, th_t
+        if np_t then r.np_ratio[#r.np_ratio + 1] = np_t / med end
+        if th_t then r.th_ratio[#r.th_ratio + 1] = th_t / med end
       end
     end
     r.med = median(r.tycho)
     results[#results + 1] = r
-    fn = nil
+    fns[c[1]] = { fn = fn, flops = c[2] }
     collectgarbage()
   end
 end
+
+-- The large RNN against DGEMM, the roofline: the two alternate within each round.
+local roofline
+local rnn_big, gemm = fns.rnn_fwd_bwd_N64_T50_D256_H512, fns.dgemm_3200x512x512
+if rnn_big and gemm then
+  roofline = {}
+  for _ = 1, rounds do
+    local t_rnn = harness.time(rnn_big.fn, 0.3)
+    local t_gemm = harness.time(gemm.fn, 0.3)
+    roofline[#roofline + 1] = (rnn_big.flops / t_rnn) / (gemm.flops / t_gemm)
+  end
+end
+fns = nil
+collectgarbage()
 for _, f in ipairs(temp_files) do os.remove(f) end
 
 local T = harness.fmt_time
-print(("tycho %s, OPENBLAS_NUM_THREADS=%s (the baselines pin the same count), median of %d rounds")
-  :format(tycho.version, threads, rounds))
+print(("tycho %s, OPENBLAS_NUM_THREADS=%s (the baselines pin the same count), %d rounds; times are " ..
+  "medians over the rounds, ratios medians of the per-round ratios"):format(tycho.version, threads, rounds))
 print(("| %-30s | %-24s | %-7s | %-9s | %-8s | %-9s | %-8s |"):format("case", "tycho median (range)",
   "GFLOP/s", "NumPy", "NumPy/ty", "PyTorch", "Torch/ty"))
 print("|" .. ("-"):rep(32) .. "|" .. ("-"):rep(26) .. "|" .. ("-"):rep(9) .. "|" .. ("-"):rep(11) .. "|" ..
@@ -145,12 +164,18 @@ local missing = false
 for _, r in ipairs(results) do
   local gf = r.flops and ("%.1f"):format(r.flops / r.med / 1e9) or "-"
   local np_t, th_t = median(r.numpy), median(r.torch)
+  local np_r, th_r = median(r.np_ratio), median(r.th_ratio)
   missing = missing or not np_t
   print(("| %-30s | %-24s | %7s | %9s | %8s | %9s | %8s |"):format(r.name,
     ("%s (%s..%s)"):format(T(r.med), T(r.lo), T(r.hi)), gf,
-    np_t and T(np_t) or "n/a", np_t and ("%.2fx"):format(np_t / r.med) or "-",
-    th_t and T(th_t) or "n/a", th_t and ("%.2fx"):format(th_t / r.med) or "-"))
+    np_t and T(np_t) or "n/a", np_r and ("%.2fx"):format(np_r) or "-",
+    th_t and T(th_t) or "n/a", th_r and ("%.2fx"):format(th_r) or "-"))
 end
 if missing then
   print("(n/a: the baseline did not run; `make bench-deps` installs python3-numpy and python3-torch)")
+end
+if roofline then
+  table.sort(roofline)
+  print(("rnn_fwd_bwd_N64_T50_D256_H512 runs at %.2f of DGEMM's GFLOP/s (median of %d alternating rounds, %.2f..%.2f)")
+    :format(median(roofline), #roofline, roofline[1], roofline[#roofline]))
 end
