@@ -956,6 +956,22 @@ function TestLinalg:test_blas_product_matches_triple_loop()
   big_check(tycho.matmul(tycho.tensor(A), tycho.tensor(B)), lmatmul(A, B))
 end
 
+function TestLinalg:test_small_products_of_every_layout_match_triple_loop()
+  -- below BLAS's threshold: row-major b in vectors of four columns with a scalar tail,
+  -- transposed b packed first, and dot products when b is too big to pack
+  for _, mkn in ipairs({ { 1, 1, 1 }, { 3, 5, 7 }, { 2, 9, 5 }, { 4, 4, 4 }, { 5, 3, 6 }, { 1, 64, 64 } }) do
+    local M, K, N = mkn[1], mkn[2], mkn[3]
+    local A, B = lmat(M, K, M + N), lmat(K, N, K)
+    local E = lmatmul(A, B)
+    local At = tycho.tensor(ltranspose(A)).T
+    local Bt = tycho.tensor(ltranspose(B)).T
+    big_check(tycho.matmul(tycho.tensor(A), tycho.tensor(B)), E, 1e-12)
+    big_check(tycho.matmul(tycho.tensor(A), Bt), E, 1e-12)
+    big_check(tycho.matmul(At, Bt), E, 1e-12)
+    big_check(tycho.matmul(At, tycho.tensor(B)), E, 1e-12)
+  end
+end
+
 function TestLinalg:test_blas_transposed_views()
   local A, B = lmat(40, 50, 3), lmat(50, 30, 4)
   local At = tycho.tensor(ltranspose(A)):transpose() -- (40,50), column-major in memory
