@@ -227,7 +227,9 @@ int ty_rnn_step_forward(ty_tensor *next_h, const ty_tensor *x, const ty_tensor *
     return TY_OK;
 }
 
-/* dA = (dh [+ dout]) * (1 - h^2), all N x H matrices of any strides (dout may be NULL). */
+/* dA = (dh [+ dout]) * (1 - h^2), all N x H matrices of any strides (dout may be NULL);
+   rows that are all contiguous go four elements per vector, rounded as the scalar loop. */
+TY_VECTOR_CLONES
 static void tanh_grad(ty_tensor *dA, const ty_tensor *dh, const ty_tensor *dout,
                       const ty_tensor *h)
 {
@@ -239,7 +241,14 @@ static void tanh_grad(ty_tensor *dA, const ty_tensor *dh, const ty_tensor *dout,
         const double *po = dout ? dout->data + i * dout->stride[0] : NULL;
         int64_t sa = dA->stride[1], sh = h->stride[1], sd = dh->stride[1];
         int64_t so = dout ? dout->stride[1] : 0;
-        for (int64_t j = 0; j < H; j++) {
+        int64_t j = 0;
+        if (po && sa == 1 && sh == 1 && sd == 1 && so == 1) {
+            for (; j + 4 <= H; j += 4) {
+                ty_v4d y = LOAD4(ph + j), g = LOAD4(pd + j) + LOAD4(po + j);
+                *(ty_v4d_u *)(pa + j) = g * (1.0 - y * y);
+            }
+        }
+        for (; j < H; j++) {
             double g = pd[j * sd] + (po ? po[j * so] : 0.0);
             double y = ph[j * sh];
             pa[j * sa] = g * (1.0 - y * y);
