@@ -48,8 +48,11 @@ static lt_rnn *check_rnn(lua_State *L, int i)
 static void *check_self(lua_State *L, const char *type)
 {
     void *p = lua_touserdata(L, 1);
-    int same = p && lua_getmetatable(L, 1) && lua_rawequal(L, -1, lua_upvalueindex(UP_SELF));
-    if (p && same) lua_pop(L, 1);
+    int same = 0;
+    if (p && lua_getmetatable(L, 1)) {
+        same = lua_topointer(L, -1) == lua_topointer(L, lua_upvalueindex(UP_SELF));
+        lua_pop(L, 1);
+    }
     if (!same) luaL_typeerror(L, 1, type);
     return p;
 }

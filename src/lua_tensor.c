@@ -72,9 +72,12 @@ ty_tensor *lt_test_up(lua_State *L, int i)
 {
     void *p = lua_touserdata(L, i);
     if (!p || !lua_getmetatable(L, i)) return NULL;
-    int same = lua_rawequal(L, -1, lua_upvalueindex(LT_UP_SMALL)) ||
-               lua_rawequal(L, -1, lua_upvalueindex(LT_UP_TENSOR));
+    /* tables are equal when they are the same object: comparing their addresses skips
+       lua_rawequal's general comparison */
+    const void *mt = lua_topointer(L, -1);
     lua_pop(L, 1);
+    int same = mt == lua_topointer(L, lua_upvalueindex(LT_UP_SMALL)) ||
+               mt == lua_topointer(L, lua_upvalueindex(LT_UP_TENSOR));
     return same ? p : NULL;
 }
 
