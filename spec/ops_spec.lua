@@ -56,3 +56,31 @@ function TestFunctions:test_exp_log_sqrt_sigmoid()
   lu.assertTrue(max_ulps(x:abs():sqrt(), F[5]) <= 1)
   lu.assertTrue(max_ulps(x:sigmoid(), F[6]) <= 4)
 end
+
+TestSum = {}
+
+-- sum_data.npy and sum_expected.npy are made by make_sums.py with NumPy
+function TestSum:test_sums_equal_numpy_to_the_bit()
+  local data = tycho.load("spec/fixtures/numpy/sum_data.npy")
+  local expected = tycho.load("spec/fixtures/numpy/sum_expected.npy")
+  for k = 1, expected:size(2) do
+    local n = math.tointeger(expected:get(1, k))
+    local want = expected:get(2, k)
+    local got = data:narrow(1, 1, n):sum()
+    lu.assertEquals(got, want, ("sum of the first %d elements: %.17g, NumPy %.17g"):format(n, got, want))
+    -- the same elements as a matrix, and through a copy: the same order of additions
+    if n % 2 == 0 then
+      lu.assertEquals(data:narrow(1, 1, n):view(2, -1):sum(), want)
+    end
+    lu.assertEquals(data:narrow(1, 1, n):clone():sum(), want)
+  end
+end
+
+function TestSum:test_strided_sum_adds_in_the_contiguous_order()
+  -- every other element of the data: the strided path adds in the same order as NumPy's
+  -- on the contiguous copy
+  local data = tycho.load("spec/fixtures/numpy/sum_data.npy")
+  local strided = data:narrow(1, 1, 20010):view(10005, 2):select(2, 1)
+  local got, want = strided:sum(), strided:contiguous():sum()
+  lu.assertEquals(got, want)
+end

@@ -382,24 +382,73 @@ void ty_fill(ty_tensor *dst, double v)
 
 /* ---- reductions ----------------------------------------------------------------------- */
 
-/* Pairwise summation, as NumPy does for a contiguous run, keeps the error O(log n). */
-static double sum_run(const double *p, int64_t n, int64_t s)
+/* NumPy's pairwise summation (pairwise_sum in numpy/core/src/umath/loops_utils.h.src),
+   step for step: below 8 elements a plain loop; up to 128, eight accumulators started from
+   the first eight elements and combined as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), then the
+   rest one by one; above, two halves split at a multiple of 8. The error grows as O(log n),
+   and on a contiguous run the eight accumulators are two vector registers, which add
+   lane by lane exactly as the scalar ones do. */
+#define PAIRWISE_BLOCK 128
+
+VECTOR_CLONES
+static double pairwise_contiguous(const double *p, int64_t n)
 {
-    if (n <= 128) {
-        double acc[4] = { 0, 0, 0, 0 };
-        int64_t i = 0;
-        for (; i + 4 <= n; i += 4) {
-            acc[0] += p[i * s];
-            acc[1] += p[(i + 1) * s];
-            acc[2] += p[(i + 2) * s];
-            acc[3] += p[(i + 3) * s];
+    if (n < 8) {
+        double r = 0.;
+        for (int64_t i = 0; i < n; i++) r += p[i];
+        return r;
+    }
+    if (n <= PAIRWISE_BLOCK) {
+        ty_v4d r0 = *(const ty_v4d_u *)p, r1 = *(const ty_v4d_u *)(p + 4);
+        int64_t i = 8;
+        for (; i < n - (n % 8); i += 8) {
+            r0 += *(const ty_v4d_u *)(p + i);
+            r1 += *(const ty_v4d_u *)(p + i + 4);
         }
-        double r = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        double r = ((r0[0] + r0[1]) + (r0[2] + r0[3])) + ((r1[0] + r1[1]) + (r1[2] + r1[3]));
+        for (; i < n; i++) r += p[i];
+        return r;
+    }
+    int64_t h = n / 2;
+    h -= h % 8;
+    return pairwise_contiguous(p, h) + pairwise_contiguous(p + h, n - h);
+}
+
+static double pairwise_strided(const double *p, int64_t n, int64_t s)
+{
+    if (n < 8) {
+        double r = 0.;
+        for (int64_t i = 0; i < n; i++) r += p[i * s];
+        return r;
+    }
+    if (n <= PAIRWISE_BLOCK) {
+        double a[8];
+        for (int k = 0; k < 8; k++) a[k] = p[k * s];
+        int64_t i = 8;
+        for (; i < n - (n % 8); i += 8)
+            for (int k = 0; k < 8; k++) a[k] += p[(i + k) * s];
+        double r = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
         for (; i < n; i++) r += p[i * s];
         return r;
     }
-    int64_t h = (n / 2) & ~(int64_t)7;
-    return sum_run(p, h, s) + sum_run(p + h * s, n - h, s);
+    int64_t h = n / 2;
+    h -= h % 8;
+    return pairwise_strided(p, h, s) + pairwise_strided(p + h * s, n - h, s);
+}
+
+/* The sum of a run as NumPy's sum of a 1-d array: its reduction goes through buffers of
+   8192 elements, each summed pairwise, added up in order. */
+#define NUMPY_BUFSIZE 8192
+
+static double sum_run(const double *p, int64_t n, int64_t s)
+{
+    double r = 0.;
+    for (int64_t i = 0; i < n; i += NUMPY_BUFSIZE) {
+        int64_t m = n - i < NUMPY_BUFSIZE ? n - i : NUMPY_BUFSIZE;
+        double part = s == 1 ? pairwise_contiguous(p + i, m) : pairwise_strided(p + i * s, m, s);
+        r = i == 0 ? part : r + part;
+    }
+    return r;
 }
 
 typedef struct red_state {
