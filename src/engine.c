@@ -85,7 +85,8 @@ static size_t pool_size(size_t c) { return (c + 1) * POOL_GRAIN; }
 static void pool_free(tycho *T, void *ptr, size_t osize)
 {
     if (!ptr) return;
-    if (osize <= POOL_MAX_BLOCK && T->pool_held + pool_size(pool_class(osize)) <= POOL_BYTES) {
+    if (osize > 0 && osize <= POOL_MAX_BLOCK &&
+        T->pool_held + pool_size(pool_class(osize)) <= POOL_BYTES) {
         size_t c = pool_class(osize);
         pool_block *b = ptr;
         b->next = T->pool[c];
