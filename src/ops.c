@@ -12,8 +12,6 @@
 #pragma GCC optimize("tree-vectorize")
 #endif
 
-#define VECTOR_CLONES TY_VECTOR_CLONES
-
 /* ---- broadcasting iterator ------------------------------------------------------------ */
 
 #define MAX_OPS 4
@@ -117,7 +115,7 @@ static inline double sigmoid(double x)
 }
 
 #define BIN_KERNEL(F)                                                                   \
-    VECTOR_CLONES static void F##_run(int64_t n, double *o, int64_t so, const double *a, int64_t sa,  \
+    TY_VECTOR_CLONES static void F##_run(int64_t n, double *o, int64_t so, const double *a, int64_t sa,  \
                         const double *b, int64_t sb)                                    \
     {                                                                                   \
         if (so == 1 && sa == 1 && sb == 1) {                                            \
@@ -274,7 +272,7 @@ static inline double tanh_one(double x)
     return small ? copysign(x + q, x) /* keeps tanh(-0) = -0 */ : copysign(1.0 - q, x);
 }
 
-VECTOR_CLONES
+TY_VECTOR_CLONES
 void ty_vtanh(double *out, const double *in, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) out[i] = tanh_one(in[i]);
@@ -390,31 +388,8 @@ void ty_fill(ty_tensor *dst, double v)
    lane by lane exactly as the scalar ones do. */
 #define PAIRWISE_BLOCK 128
 
-VECTOR_CLONES
-static double pairwise_contiguous(const double *p, int64_t n)
-{
-    if (n < 8) {
-        double r = 0.;
-        for (int64_t i = 0; i < n; i++) r += p[i];
-        return r;
-    }
-    if (n <= PAIRWISE_BLOCK) {
-        ty_v4d r0 = *(const ty_v4d_u *)p, r1 = *(const ty_v4d_u *)(p + 4);
-        int64_t i = 8;
-        for (; i < n - (n % 8); i += 8) {
-            r0 += *(const ty_v4d_u *)(p + i);
-            r1 += *(const ty_v4d_u *)(p + i + 4);
-        }
-        double r = ((r0[0] + r0[1]) + (r0[2] + r0[3])) + ((r1[0] + r1[1]) + (r1[2] + r1[3]));
-        for (; i < n; i++) r += p[i];
-        return r;
-    }
-    int64_t h = n / 2;
-    h -= h % 8;
-    return pairwise_contiguous(p, h) + pairwise_contiguous(p + h, n - h);
-}
-
-static double pairwise_strided(const double *p, int64_t n, int64_t s)
+TY_VECTOR_CLONES
+static double pairwise(const double *p, int64_t n, int64_t s)
 {
     if (n < 8) {
         double r = 0.;
@@ -422,18 +397,28 @@ static double pairwise_strided(const double *p, int64_t n, int64_t s)
         return r;
     }
     if (n <= PAIRWISE_BLOCK) {
-        double a[8];
-        for (int k = 0; k < 8; k++) a[k] = p[k * s];
         int64_t i = 8;
-        for (; i < n - (n % 8); i += 8)
-            for (int k = 0; k < 8; k++) a[k] += p[(i + k) * s];
-        double r = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+        double r;
+        if (s == 1) {
+            ty_v4d r0 = TY_LOAD4(p), r1 = TY_LOAD4(p + 4);
+            for (; i < n - (n % 8); i += 8) {
+                r0 += TY_LOAD4(p + i);
+                r1 += TY_LOAD4(p + i + 4);
+            }
+            r = ((r0[0] + r0[1]) + (r0[2] + r0[3])) + ((r1[0] + r1[1]) + (r1[2] + r1[3]));
+        } else {
+            double a[8];
+            for (int k = 0; k < 8; k++) a[k] = p[k * s];
+            for (; i < n - (n % 8); i += 8)
+                for (int k = 0; k < 8; k++) a[k] += p[(i + k) * s];
+            r = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+        }
         for (; i < n; i++) r += p[i * s];
         return r;
     }
     int64_t h = n / 2;
     h -= h % 8;
-    return pairwise_strided(p, h, s) + pairwise_strided(p + h * s, n - h, s);
+    return pairwise(p, h, s) + pairwise(p + h * s, n - h, s);
 }
 
 /* The sum of a run as NumPy's sum of a 1-d array: its reduction goes through buffers of
@@ -445,7 +430,7 @@ static double sum_run(const double *p, int64_t n, int64_t s)
     double r = 0.;
     for (int64_t i = 0; i < n; i += NUMPY_BUFSIZE) {
         int64_t m = n - i < NUMPY_BUFSIZE ? n - i : NUMPY_BUFSIZE;
-        double part = s == 1 ? pairwise_contiguous(p + i, m) : pairwise_strided(p + i * s, m, s);
+        double part = pairwise(p + i * s, m, s);
         r = i == 0 ? part : r + part;
     }
     return r;
@@ -594,7 +579,7 @@ static int blas_layout(const ty_tensor *m, int64_t *ld)
 
 /* out = a b (+ beta out) for row-contiguous b and out (a may have any strides): four
    outputs of a row in one vector across the k loop. */
-VECTOR_CLONES
+TY_VECTOR_CLONES
 static void gemm_small_rows(int64_t M, int64_t N, int64_t K, const double *a, int64_t as0,
                             int64_t as1, const double *b, int64_t bs0, double *out, int64_t os0,
                             double beta)
@@ -606,8 +591,8 @@ static void gemm_small_rows(int64_t M, int64_t N, int64_t K, const double *a, in
         for (; j + 4 <= N; j += 4) {
             ty_v4d c = { 0, 0, 0, 0 };
             const double *bp = b + j;
-            for (int64_t k = 0; k < K; k++, bp += bs0) c += ar[k * as1] * *(const ty_v4d_u *)bp;
-            if (beta != 0) c += beta * *(const ty_v4d_u *)(o + j);
+            for (int64_t k = 0; k < K; k++, bp += bs0) c += ar[k * as1] * TY_LOAD4(bp);
+            if (beta != 0) c += beta * TY_LOAD4(o + j);
             *(ty_v4d_u *)(o + j) = c;
         }
         for (; j < N; j++) {

@@ -16,6 +16,7 @@
    at any address, as GCC's own __m256d_u does. */
 typedef double ty_v4d __attribute__((vector_size(4 * sizeof(double))));
 typedef double ty_v4d_u __attribute__((vector_size(4 * sizeof(double)), aligned(8), may_alias));
+#define TY_LOAD4(p) (*(const ty_v4d_u *)(p))
 
 #include "tensor.h"
 
