@@ -26,7 +26,7 @@ LUA_OBJ  = $(LUA_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_modules.o
 HOST_OBJ = $(HOST_SRC:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJ  = $(CORE_OBJ) $(LUA_OBJ) $(HOST_OBJ)
 
-.PHONY: all deps run test test-valgrind bench bench-deps install clean check-asan check-valgrind fuzz
+.PHONY: all deps run test test-valgrind bench bench-detail bench-deps install clean check-asan check-valgrind fuzz
 
 all: deps $(BUILD)/tycho $(BUILD)/libtycho.a $(BUILD)/libtycho.so $(BUILD)/tycho.so
 
@@ -147,6 +147,13 @@ bench: all
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/run.lua
 	OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/run.lua rnn_fwd_bwd_N64
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/memory.lua
+
+# The measurements behind two choices: OpenBLAS's rate for each operand layout at the RNN's
+# product shapes, and ordinary against streaming stores for elementwise results.
+bench-detail: all
+	OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/gemm_layouts.lua
+	$(CC) -O3 -mavx2 -std=c99 -Wall -Wextra -o $(BUILD)/bench_stores bench/stores.c
+	$(BUILD)/bench_stores
 
 bench-deps:
 	$(MAKE) --no-print-directory deps EXTRA_PACKAGES="python3-numpy python3-torch"
