@@ -76,3 +76,39 @@ function test_view_sizes_that_wrap_are_refused()
     end
   end
 end
+
+-- fuzz_ops: Tanh.backward read the output forward had cached after the script closed it
+-- (`do local c <close> = y end`): a load through a NULL data pointer. A layer's cached
+-- tensors closed by the script now give an error that says so, in every backward.
+function test_backward_after_the_cached_tensors_were_closed()
+  local tanh = tycho.nn.Tanh()
+  local y = tanh:forward(tycho.ones(3))
+  do local c <close> = y end
+  -- a closed tensor has no shape left, so a 0-d dout used to pass the shape check
+  for _, dout in ipairs { tycho.ones(3), tycho.tensor(1.0) } do
+    local ok, err = pcall(tanh.backward, tanh, dout)
+    lu.assertFalse(ok)
+    lu.assertStrContains(err, "Tanh.backward: forward's output y was closed; call forward again")
+  end
+
+  local function layer() return tycho.nn.RNNLayer(2, 3) end
+  for _, closed in ipairs { "x", "h0", "h" } do
+    local r = layer()
+    local t = { x = tycho.ones(1, 2, 2), h0 = tycho.zeros(1, 3) }
+    t.h = r:forward(t.x, t.h0)
+    do local c <close> = t[closed] end
+    local ok, err = pcall(r.backward, r, tycho.ones(1, 2, 3))
+    lu.assertFalse(ok, closed)
+    lu.assertStrContains(err, "backward: forward's " .. closed .. " was closed; call forward again")
+  end
+  for _, closed in ipairs { "x", "next_h" } do
+    local r = layer()
+    local t = { x = tycho.ones(1, 2) }
+    t.next_h = r:forward_step(t.x, tycho.zeros(1, 3))
+    do local c <close> = t[closed] end
+    local ok, err = pcall(r.backward_step, r, tycho.zeros(1, 3), tycho.ones(1, 3))
+    lu.assertFalse(ok, closed)
+    lu.assertStrContains(err,
+      "backward_step: forward_step's " .. closed .. " was closed; call forward_step again")
+  end
+end

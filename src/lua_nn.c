@@ -78,6 +78,20 @@ static ty_tensor *uv_tensor(lua_State *L, int uv)
     return t && t->data ? t : NULL;
 }
 
+/* A tensor the last forward_step or forward left in user value uv for the backward: an
+   error if there is none yet, or if the script has closed it since. */
+static ty_tensor *cached(lua_State *L, int uv, const char *fname, const char *forward,
+                         const char *what)
+{
+    lua_getiuservalue(L, 1, uv);
+    ty_tensor *t = lua_touserdata(L, -1);
+    lua_pop(L, 1); /* the layer keeps it alive */
+    if (!t) luaL_error(L, "%s: call %s first", fname, forward);
+    if (!t->data)
+        luaL_error(L, "%s: %s's %s was closed; call %s again", fname, forward, what, forward);
+    return t;
+}
+
 static void set_uv(lua_State *L, int layer, int value, int uv)
 {
     lua_pushvalue(L, value);
@@ -162,8 +176,8 @@ static int rnn_backward_step(lua_State *L)
     lt_rnn *r = check_self(L, "RNNLayer");
     ty_tensor *prev_h = check_named(L, 2, "backward_step", "prev_h");
     ty_tensor *dnext_h = check_named(L, 3, "backward_step", "dnext_h");
-    ty_tensor *x = uv_tensor(L, UV_STEP_X), *next_h = uv_tensor(L, UV_STEP_NEXT_H);
-    if (!x || !next_h) return luaL_error(L, "backward_step: call forward_step first");
+    ty_tensor *x = cached(L, UV_STEP_X, "backward_step", "forward_step", "x");
+    ty_tensor *next_h = cached(L, UV_STEP_NEXT_H, "backward_step", "forward_step", "next_h");
     ty_tensor *W_ih, *W_hh, *b;
     weights(L, r, "backward_step", &W_ih, &W_hh, &b);
     ty_error e;
@@ -225,9 +239,9 @@ static int rnn_backward(lua_State *L)
 {
     lt_rnn *r = check_self(L, "RNNLayer");
     ty_tensor *dout = check_named(L, 2, "backward", "dout");
-    ty_tensor *x = uv_tensor(L, UV_SEQ_X), *h0 = uv_tensor(L, UV_SEQ_H0);
-    ty_tensor *h = uv_tensor(L, UV_SEQ_H);
-    if (!x || !h0 || !h) return luaL_error(L, "backward: call forward first");
+    ty_tensor *x = cached(L, UV_SEQ_X, "backward", "forward", "x");
+    ty_tensor *h0 = cached(L, UV_SEQ_H0, "backward", "forward", "h0");
+    ty_tensor *h = cached(L, UV_SEQ_H, "backward", "forward", "h");
     ty_tensor *W_ih, *W_hh, *b;
     weights(L, r, "backward", &W_ih, &W_hh, &b);
     ty_error e;
@@ -353,6 +367,8 @@ static int tanh_backward(lua_State *L)
     lua_getiuservalue(L, 1, 1);
     ty_tensor *y = lt_test_up(L, -1);
     if (!y) return luaL_error(L, "Tanh.backward: call forward first");
+    if (!y->data)
+        return luaL_error(L, "Tanh.backward: forward's output y was closed; call forward again");
     if (!ty_same_shape(y, dout)) {
         char s1[96], s2[96];
         return luaL_error(L, "Tanh.backward: dout is %s but forward's output is %s", LT_SHAPE(dout, s1),
