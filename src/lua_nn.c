@@ -228,7 +228,7 @@ static int rnn_forward(lua_State *L)
     int64_t shape[3] = { x->shape[0], x->shape[1], W_ih->shape[1] };
     ty_tensor *h = lt_push_new_up(L, 3, shape);
     ty_allocator a = lt_allocator(L);
-    raise_if(L, ty_rnn_forward(h, x, h0, W_ih, W_hh, b, &a, &e), &e);
+    raise_if(L, ty_rnn_forward(h, x, h0, W_ih, W_hh, b, &r->ws, &a, &e), &e);
     set_uv(L, 1, xi, UV_SEQ_X);
     set_uv(L, 1, 3, UV_SEQ_H0);
     set_uv(L, 1, -1, UV_SEQ_H);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ops.h"
+#include "packed_gemm.h"
 
 /* A 2-d view header. Only the fields of two dimensions are set: these headers are made
    several times per time step, and the other dimensions are never read. */
@@ -294,21 +295,41 @@ static int as_rows(ty_tensor *m, const ty_tensor *seq)
     return 1;
 }
 
+/* Whether a sequence is long enough for its steps' products to take W_hh (or W_hh^T) packed
+   once or copied once: that costs H*H moves and as much workspace, so it takes at least
+   4*H rows over all the steps; the copy then pays for itself and adds at most a quarter of
+   the size of h. */
+static int long_sequence(int64_t N, int64_t T, int64_t H)
+{
+    return H > 0 && N * T >= 4 * H;
+}
+
 int ty_rnn_forward(ty_tensor *h, const ty_tensor *x, const ty_tensor *h0, const ty_tensor *W_ih,
-                   const ty_tensor *W_hh, const ty_tensor *b, const ty_allocator *a, ty_error *e)
+                   const ty_tensor *W_hh, const ty_tensor *b, ty_tensor *ws,
+                   const ty_allocator *a, ty_error *e)
 {
     int rc;
-    int64_t T = x->shape[1];
+    int64_t N = h->shape[0], T = x->shape[1], H = h->shape[2];
     ty_tensor X2, H2;
     if (!as_rows(&X2, x) || !as_rows(&H2, h))
         return ty_fail(e, TY_EARG, "forward: x and h must be reshapeable to (N*T) x D");
     /* all input projections at once, straight into h */
     if ((rc = ty_gemm(&H2, &X2, W_ih, 0.0, a, e))) return rc;
+    const double *packed = NULL; /* W_hh packed for every step's product, when that pays */
+    if (ty_packed_pays() && long_sequence(N, T, H)) {
+        if ((rc = ty_workspace_reserve(ws, ty_packed_size(H, H), a, e))) return rc;
+        ty_pack(ws->data, W_hh);
+        packed = ws->data;
+    }
     ty_tensor steps[2]; /* the view of this step's h, and of the one before it */
     for (int64_t t = 0; t < T; t++) {
         ty_tensor *ht = &steps[t & 1];
         *ht = step_of(h, t);
-        if ((rc = ty_gemm(ht, t == 0 ? h0 : &steps[(t - 1) & 1], W_hh, 1.0, a, e))) return rc;
+        const ty_tensor *prev = t == 0 ? h0 : &steps[(t - 1) & 1];
+        if (packed && ty_packed_fits(ht, prev))
+            ty_packed_gemm(ht, prev, packed, 1);
+        else if ((rc = ty_gemm(ht, prev, W_hh, 1.0, a, e)))
+            return rc;
         add_bias_tanh(ht, b);
     }
     return TY_OK;
@@ -359,15 +380,16 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
     if (C > T) C = T;
     if (C < 1) C = 1;
     int64_t R = C * N;
-    /* OpenBLAS runs the recurrence's dA_t W_hh^T about a tenth faster (one thread, N64 H512)
-       on a row-major copy of W_hh^T than on a transposed view. The copy costs H*H moves
-       once per call, so it is made when the steps have at least 4*H rows in all: it then
-       pays for itself and adds at most a quarter of the size of h. */
-    int copy_WT = N * T >= 4 * H;
-    int64_t WT_size = copy_WT ? H * H : 0;
-    if ((rc = ty_workspace_reserve(ws, R * (2 * H + 2 * D) + 2 * N * H + WT_size, a, e)))
+    /* The recurrence's dA_t W_hh^T runs on W_hh^T packed once (where that beats a BLAS call
+       per step) or else on a row-major copy of it, which OpenBLAS multiplies about a tenth
+       faster (one thread, N64 H512) than a transposed view; see long_sequence. */
+    int packed = ty_packed_pays() && long_sequence(N, T, H);
+    int copy_WT = !packed && long_sequence(N, T, H);
+    int64_t WT_size = packed ? ty_packed_size(H, H) : copy_WT ? H * H : 0;
+    if ((rc = ty_workspace_reserve(ws, WT_size + R * (2 * H + 2 * D) + 2 * N * H, a, e)))
         return rc;
-    double *dAc = ws->data, *Xc = dAc + R * H, *Pc = Xc + R * D, *dXc = Pc + R * H + 2 * N * H;
+    double *WT = ws->data; /* first, so the packed panels start on a cache line */
+    double *dAc = WT + WT_size, *Xc = dAc + R * H, *Pc = Xc + R * D, *dXc = Pc + R * H + 2 * N * H;
     ty_tensor dh_a = matrix(Pc + R * H, N, H, H, 1), dh_b = matrix(Pc + R * H + N * H, N, H, H, 1);
     ty_tensor *dh = &dh_a, *dh2 = &dh_b; /* dh of this step, and of the one before it */
     ty_fill(dh, 0.0);
@@ -378,8 +400,10 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
         ty_fill(dh0, 0.0);
     }
     ty_tensor W_hhT = transposed(W_hh), W_ihT = transposed(W_ih);
-    if (copy_WT) {
-        ty_tensor copy = matrix(dXc + R * D, H, H, H, 1);
+    if (packed) {
+        ty_pack(WT, &W_hhT);
+    } else if (copy_WT) {
+        ty_tensor copy = matrix(WT, H, H, H, 1);
         ty_assign(&copy, &W_hhT);
         W_hhT = copy;
     }
@@ -391,7 +415,11 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
             ty_tensor ht = step_of(h, t), dot = step_of(dout, t), xt = step_of(x, t);
             tanh_grad(&dAt, dh, &dot, &ht);
             /* the last step back writes the gradient of h0 directly */
-            if ((rc = ty_gemm(t == 0 ? dh0 : dh2, &dAt, &W_hhT, 0.0, a, e))) return rc;
+            ty_tensor *dprev = t == 0 ? dh0 : dh2;
+            if (packed && ty_packed_fits(dprev, &dAt))
+                ty_packed_gemm(dprev, &dAt, WT, 0);
+            else if ((rc = ty_gemm(dprev, &dAt, &W_hhT, 0.0, a, e)))
+                return rc;
             ty_tensor *swap = dh;
             dh = dh2;
             dh2 = swap;

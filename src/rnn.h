@@ -37,10 +37,10 @@ int ty_rnn_step_backward(ty_tensor *dx, ty_tensor *dprev_h, ty_tensor *dW_ih, ty
 
 /* h (N x T x H, contiguous) over the sequence x (N x T x D, rows of N*T reshapeable into a
    matrix) from h0 (N x H): one GEMM for every input projection, one per step for the
-   recurrence. */
+   recurrence; ws is the layer's workspace slot (see ty_workspace_reserve). */
 int ty_rnn_forward(ty_tensor *h, const ty_tensor *x, const ty_tensor *h0, const ty_tensor *W_ih,
-                   const ty_tensor *W_hh, const ty_tensor *b, const ty_allocator *a,
-                   ty_error *e);
+                   const ty_tensor *W_hh, const ty_tensor *b, ty_tensor *ws,
+                   const ty_allocator *a, ty_error *e);
 
 /* Backpropagation through time from dout (N x T x H) given the forward's x, h0 and h.
    dx (N x T x D) and dh0 (N x H) contiguous, dW_ih, dW_hh, db fresh; ws as above. */
