@@ -17,6 +17,7 @@
 
 #define MR 8  /* rows of a tile */
 #define NR 16 /* columns of a tile and of a packed panel */
+#define MB 64 /* rows of a block */
 
 typedef double v8d __attribute__((vector_size(8 * sizeof(double))));
 typedef double v8d_u __attribute__((vector_size(8 * sizeof(double)), aligned(8), may_alias));
@@ -97,29 +98,42 @@ static inline __attribute__((always_inline)) void tile_rows(int rows, int64_t K,
     }
 }
 
+/* One row block against one panel: tiles of MR rows, a narrower last panel through a
+   full-width tile on the stack. */
+static inline __attribute__((always_inline)) void block_panel(int64_t rows_left, int64_t w,
+                                                              int64_t K, const double *a,
+                                                              int64_t lda, const double *panel,
+                                                              double *c, int64_t ldc,
+                                                              int accumulate)
+{
+    for (int64_t i = 0; i < rows_left; i += MR) {
+        int rows = rows_left - i < MR ? (int)(rows_left - i) : MR;
+        const double *ai = a + i * lda;
+        double *ci = c + i * ldc;
+        if (w == NR) {
+            tile_rows(rows, K, ai, lda, panel, ci, ldc, accumulate);
+        } else {
+            double t[MR * NR] = { 0 };
+            for (int r = 0; r < rows && accumulate; r++)
+                memcpy(t + r * NR, ci + r * ldc, (size_t)w * sizeof(double));
+            tile_rows(rows, K, ai, lda, panel, t, NR, accumulate);
+            for (int r = 0; r < rows; r++)
+                memcpy(ci + r * ldc, t + r * NR, (size_t)w * sizeof(double));
+        }
+    }
+}
+
 TY_VECTOR_CLONES
 void ty_packed_gemm(ty_tensor *C, const ty_tensor *A, const double *P, int accumulate)
 {
     int64_t M = C->shape[0], N = C->shape[1], K = A->shape[1];
     int64_t lda = A->stride[0], ldc = C->stride[0];
-    for (int64_t j = 0; j < N; j += NR) {
-        int64_t w = N - j < NR ? N - j : NR;
-        const double *panel = P + j * K;
-        for (int64_t i = 0; i < M; i += MR) {
-            int rows = M - i < MR ? (int)(M - i) : MR;
-            const double *a = A->data + i * lda;
-            double *c = C->data + i * ldc + j;
-            if (w == NR) {
-                tile_rows(rows, K, a, lda, panel, c, ldc, accumulate);
-            } else { /* the last, narrower panel goes through a full-width tile */
-                double t[MR * NR] = { 0 };
-                for (int r = 0; r < rows && accumulate; r++)
-                    memcpy(t + r * NR, c + r * ldc, (size_t)w * sizeof(double));
-                tile_rows(rows, K, a, lda, panel, t, NR, accumulate);
-                for (int r = 0; r < rows; r++)
-                    memcpy(c + r * ldc, t + r * NR, (size_t)w * sizeof(double));
-            }
-        }
+    /* blocks of MB rows, whose rows of A stay in the L2 while every panel passes them */
+    for (int64_t i0 = 0; i0 < M; i0 += MB) {
+        int64_t rows = M - i0 < MB ? M - i0 : MB;
+        for (int64_t j = 0; j < N; j += NR)
+            block_panel(rows, N - j < NR ? N - j : NR, K, A->data + i0 * lda, lda, P + j * K,
+                        C->data + i0 * ldc + j, ldc, accumulate);
     }
 }
 

@@ -91,6 +91,18 @@ static void test_against_the_triple_loop(void)
                         bad++;
                     }
                 }
+    /* more rows than one block of 64, and the RNN's own step shape */
+    static const int64_t more[][3] = { { 130, 33, 17 }, { 65, 31, 7 }, { 64, 16, 512 } };
+    for (int i = 0; i < 3; i++)
+        for (int variant = 0; variant < 4; variant++) {
+            int64_t M = more[i][0], N = more[i][1], K = more[i][2];
+            double err = check(M, N, K, variant == 3 ? 5 : 0, variant & 1, variant >> 1);
+            if (!(err <= (double)(K + 2) * 1.2e-16)) {
+                fprintf(stderr, "M %lld N %lld K %lld variant %d: error %g\n", (long long)M,
+                        (long long)N, (long long)K, variant, err);
+                bad++;
+            }
+        }
     if (bad) {
         failed++;
         fprintf(stderr, "FAIL against_the_triple_loop\n");
