@@ -148,12 +148,15 @@ bench: all
 	OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/run.lua rnn_fwd_bwd_N64
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/memory.lua
 
-# The measurements behind two choices: OpenBLAS's rate for each operand layout at the RNN's
-# product shapes, and ordinary against streaming stores for elementwise results.
+# The measurements behind three choices: OpenBLAS's rate for each operand layout at the RNN's
+# product shapes, ordinary against streaming stores for elementwise results, and the RNN's
+# step product with W_hh packed once against a BLAS call per step.
 bench-detail: all
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/gemm_layouts.lua
 	$(CC) -O3 -mavx2 -std=c99 -Wall -Wextra -o $(BUILD)/bench_stores bench/stores.c
 	$(BUILD)/bench_stores
+	$(CC) $(ALL_CFLAGS) -o $(BUILD)/bench_packed_step bench/packed_step.c $(BUILD)/libtycho.a $(LIBS)
+	OPENBLAS_NUM_THREADS=1 $(BUILD)/bench_packed_step
 
 bench-deps:
 	$(MAKE) --no-print-directory deps EXTRA_PACKAGES="python3-numpy python3-torch"
