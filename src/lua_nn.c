@@ -30,6 +30,7 @@ static const char rnn_key = 0, tanh_key = 0; /* registry keys of the metatables 
 
 typedef struct lt_rnn {
     ty_tensor ws; /* workspace of the backward passes, kept between calls */
+    ty_allocator alloc; /* the state's (lt_allocator), looked up once */
     /* the tensors in user values UV_W_IH..UV_B, which keep them alive: read on every call */
     ty_tensor *W_ih, *W_hh, *b;
 } lt_rnn;
@@ -132,6 +133,7 @@ static int rnn_new(lua_State *L)
     luaL_argcheck(L, H >= 0, 2, "out_size must not be negative");
     lt_rnn *r = lua_newuserdatauv(L, sizeof *r, UV_COUNT);
     memset(r, 0, sizeof *r);
+    r->alloc = lt_allocator(L);
     lt_setmetatable(L, &rnn_key);
     int layer = lua_gettop(L);
     ty_random *rng = lt_random_state(L);
@@ -164,8 +166,7 @@ static int rnn_forward_step(lua_State *L)
     raise_if(L, ty_rnn_check_step(x, prev_h, W_ih, W_hh, b, "forward_step", &e), &e);
     int64_t shape[2] = { x->shape[0], W_ih->shape[1] };
     ty_tensor *next_h = lt_push_new_up(L, 2, shape);
-    ty_allocator a = lt_allocator(L);
-    raise_if(L, ty_rnn_step_forward(next_h, x, prev_h, W_ih, W_hh, b, &a, &e), &e);
+    raise_if(L, ty_rnn_step_forward(next_h, x, prev_h, W_ih, W_hh, b, &r->alloc, &e), &e);
     set_uv(L, 1, 2, UV_STEP_X);
     set_uv(L, 1, -1, UV_STEP_NEXT_H);
     return 1;
@@ -188,9 +189,8 @@ static int rnn_backward_step(lua_State *L)
     ty_tensor *dW_ih = lt_push_new_up(L, 2, W_ih->shape);
     ty_tensor *dW_hh = lt_push_new_up(L, 2, W_hh->shape);
     ty_tensor *db = lt_push_new_up(L, 1, b->shape);
-    ty_allocator a = lt_allocator(L);
     raise_if(L, ty_rnn_step_backward(dx, dprev, dW_ih, dW_hh, db, x, prev_h, next_h, dnext_h,
-                                     W_ih, W_hh, &r->ws, &a, &e), &e);
+                                     W_ih, W_hh, &r->ws, &r->alloc, &e), &e);
     set_uv(L, 1, base + 2, UV_DPREV_H);
     set_uv(L, 1, base + 3, UV_DW_IH);
     set_uv(L, 1, base + 4, UV_DW_HH);
@@ -227,8 +227,7 @@ static int rnn_forward(lua_State *L)
     x = lua_touserdata(L, xi); /* checked above, or the copy just made */
     int64_t shape[3] = { x->shape[0], x->shape[1], W_ih->shape[1] };
     ty_tensor *h = lt_push_new_up(L, 3, shape);
-    ty_allocator a = lt_allocator(L);
-    raise_if(L, ty_rnn_forward(h, x, h0, W_ih, W_hh, b, &r->ws, &a, &e), &e);
+    raise_if(L, ty_rnn_forward(h, x, h0, W_ih, W_hh, b, &r->ws, &r->alloc, &e), &e);
     set_uv(L, 1, xi, UV_SEQ_X);
     set_uv(L, 1, 3, UV_SEQ_H0);
     set_uv(L, 1, -1, UV_SEQ_H);
@@ -252,9 +251,8 @@ static int rnn_backward(lua_State *L)
     ty_tensor *dW_ih = lt_push_new_up(L, 2, W_ih->shape);
     ty_tensor *dW_hh = lt_push_new_up(L, 2, W_hh->shape);
     ty_tensor *db = lt_push_new_up(L, 1, b->shape);
-    ty_allocator a = lt_allocator(L);
     raise_if(L, ty_rnn_backward(dx, dh0, dW_ih, dW_hh, db, dout, x, h0, h, W_ih, W_hh, &r->ws,
-                                &a, &e), &e);
+                                &r->alloc, &e), &e);
     set_uv(L, 1, 3, UV_DX);
     set_uv(L, 1, 4, UV_DH0);
     set_uv(L, 1, 5, UV_DW_IH);

@@ -89,11 +89,48 @@ ty_tensor *lt_check(lua_State *L, int i)
     return t;
 }
 
+/* Bytes of tensor data alive in a Lua state, outside its heap, and what the last full
+   collection left alive: Lua's collector sees only the userdata that own the data, so the
+   bindings time full collections by these (lt_gc_pressure). One per state, a userdata in
+   the registry; it outlives every storage block, since Lua runs all finalizers before it
+   frees any object. */
+typedef struct tally {
+    int64_t live;
+    int64_t after_full;
+} tally;
+static const char tally_key = 0;
+
+static tally *get_tally(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &tally_key);
+    tally *t = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return t;
+}
+
+static void open_tally(lua_State *L)
+{
+    if (get_tally(L)) return;
+    tally *t = lua_newuserdatauv(L, sizeof *t, 0);
+    t->live = 0;
+    t->after_full = 0;
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &tally_key);
+}
+
 ty_allocator lt_allocator(lua_State *L)
 {
     ty_allocator a;
     a.fn = lua_getallocf(L, &a.ud);
+    tally *t = get_tally(L);
+    a.tally = t ? &t->live : NULL;
     return a;
+}
+
+static void collect_all(lua_State *L)
+{
+    lua_gc(L, LUA_GCCOLLECT);
+    tally *t = get_tally(L);
+    if (t) t->after_full = t->live;
 }
 
 int lt_raise(lua_State *L, const ty_error *e)
@@ -110,11 +147,27 @@ ty_tensor *lt_push_empty(lua_State *L)
 }
 
 /* Tensor bytes are invisible to Lua's collector; report big ones so garbage tensors are
-   collected at the pace they are made (Lua's own advice for external memory). */
+   collected at the pace they are made (Lua's own advice for external memory). A step frees
+   the young garbage: the temporaries of a loop's last pass, whose warm memory the new tensor
+   then reuses. A tensor that lived long enough to grow old in a generational collector waits
+   for a full collection, which the Lua heap alone would seldom ask for: one runs whenever the
+   tensor data alive has grown by as much as the last one left (Lua's default pause for its
+   own heap), and by FULL_MIN_BYTES at least. */
+#define FULL_MIN_BYTES ((int64_t)32 << 20)
+
 void lt_gc_pressure(lua_State *L, int64_t elements)
 {
     int64_t kb = elements / 128; /* 8 bytes each */
-    if (kb >= 64) lua_gc(L, LUA_GCSTEP, (int)(kb > (1 << 30) ? (1 << 30) : kb));
+    if (kb < 64) return;
+    tally *t = get_tally(L);
+    if (t) {
+        int64_t grown = t->live - t->after_full;
+        if (grown > t->after_full && grown > FULL_MIN_BYTES) {
+            collect_all(L);
+            return;
+        }
+    }
+    lua_gc(L, LUA_GCSTEP, (int)(kb > (1 << 30) ? (1 << 30) : kb));
 }
 
 /* Out of memory for tensor data: collect the garbage tensors Lua could not see and retry,
@@ -125,7 +178,7 @@ static int alloc_or_raise(lua_State *L, ty_tensor *t, int ndim, const int64_t *s
     ty_error e;
     int rc = ty_tensor_alloc(t, &a, ndim, shape, &e);
     if (rc == TY_EMEM) {
-        lua_gc(L, LUA_GCCOLLECT);
+        collect_all(L);
         rc = ty_tensor_alloc(t, &a, ndim, shape, &e);
         if (rc == TY_EMEM) {
             int64_t n = ty_shape_numel(ndim, shape);
@@ -1290,6 +1343,7 @@ static const luaL_Reg functions[] = {
 
 void lt_open_tensor(lua_State *L)
 {
+    open_tally(L);
     if (lt_newmetatable(L, LT_TENSOR, &tensor_key)) {
         luaL_setfuncs(L, metamethods, 0);
         luaL_newlib(L, methods);

@@ -34,7 +34,7 @@ static void *system_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return realloc(ptr, nsize);
 }
 
-const ty_allocator ty_system_allocator = { system_alloc, NULL };
+const ty_allocator ty_system_allocator = { system_alloc, NULL, NULL };
 
 /* The header sits at the start of the block and the data at the first 64-byte boundary
    after it: allocators promise only 16-byte alignment, and a vector load that straddles two
@@ -72,6 +72,7 @@ ty_storage *ty_storage_new(const ty_allocator *a, int64_t n, ty_error *e)
     s->refcount = 1;
     s->bytes = bytes;
     s->alloc = *a;
+    if (a->tally) *a->tally += (int64_t)bytes;
     s->release = NULL;
     s->release_ud = NULL;
     return s;
@@ -107,6 +108,7 @@ void ty_storage_release(ty_storage *s)
         if (s->release) s->release(s->release_ud, s->data);
         s->alloc.fn(s->alloc.ud, s, sizeof *s, 0);
     } else {
+        if (s->alloc.tally) *s->alloc.tally -= (int64_t)s->bytes;
         s->alloc.fn(s->alloc.ud, s, s->bytes, 0);
     }
 }

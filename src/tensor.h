@@ -24,11 +24,14 @@ int ty_fail(ty_error *e, int code, const char *fmt, ...)
     ;
 
 /* Same signature as lua_Alloc, so an engine hands its Lua allocator to the core and one
-   budget covers Lua objects and tensor data. nsize 0 frees. */
+   budget covers Lua objects and tensor data. nsize 0 frees. When tally is set, the bytes of
+   every storage block made through this allocator are added to *tally while it lives (a
+   garbage collector that cannot see them paces itself by it). */
 typedef void *(*ty_allocf)(void *ud, void *ptr, size_t osize, size_t nsize);
 typedef struct ty_allocator {
     ty_allocf fn;
     void     *ud;
+    int64_t  *tally;
 } ty_allocator;
 
 /* The system allocator (realloc/free), for C callers without an engine. */

@@ -44,7 +44,7 @@ static void test_data_is_aligned_and_inside_its_block(void)
     for (size_t shift = 0; shift < 64; shift += 8) {
         for (int64_t n = 1; n <= 9; n += 4) {
             shifted sh = { shift, NULL, 0, 0, 0 };
-            ty_allocator a = { shifted_alloc, &sh };
+            ty_allocator a = { shifted_alloc, &sh, NULL };
             ty_error e;
             ty_storage *st = ty_storage_new(&a, n, &e);
             if (!st) {
@@ -76,9 +76,52 @@ static void test_data_is_aligned_and_inside_its_block(void)
     }
 }
 
+static void ignore_release(void *ud, double *data)
+{
+    (void)ud;
+    (void)data;
+}
+
+/* The tally holds the bytes of the storage blocks alive through its allocator: a second
+   reference adds nothing, the last release takes the block's bytes back out, and wrapped
+   host data (not ours to free) is never counted. */
+static void test_tally_counts_live_blocks(void)
+{
+    int64_t tally = 0;
+    ty_allocator a = ty_system_allocator;
+    a.tally = &tally;
+    ty_error e;
+    ty_storage *s1 = ty_storage_new(&a, 1000, &e);
+    ty_storage *s2 = ty_storage_new(&a, 10, &e);
+    double host[4];
+    ty_storage *w = ty_storage_wrap(&a, host, 4, ignore_release, NULL, &e);
+    int ok = s1 && s2 && w;
+    int64_t both = ok ? (int64_t)(s1->bytes + s2->bytes) : -1;
+    ok = ok && s1->bytes >= 1000 * sizeof(double) && tally == both;
+    if (ok) {
+        ty_storage_retain(s1); /* a view */
+        ty_storage_release(s1);
+        ok = tally == both;
+        ty_storage_release(s1); /* the last reference */
+        ok = ok && tally == (int64_t)s2->bytes;
+    } else if (s1) {
+        ty_storage_release(s1);
+    }
+    if (s2) ty_storage_release(s2);
+    if (w) ty_storage_release(w);
+    ok = ok && tally == 0;
+    if (ok) {
+        passed++;
+    } else {
+        failed++;
+        fprintf(stderr, "FAIL tally_counts_live_blocks: tally %lld at the end\n", (long long)tally);
+    }
+}
+
 int main(void)
 {
     test_data_is_aligned_and_inside_its_block();
+    test_tally_counts_live_blocks();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
