@@ -146,19 +146,18 @@ ty_tensor *lt_push_empty(lua_State *L)
     return t;
 }
 
-/* Tensor bytes are invisible to Lua's collector; report big ones so garbage tensors are
-   collected at the pace they are made (Lua's own advice for external memory). A step frees
-   the young garbage: the temporaries of a loop's last pass, whose warm memory the new tensor
-   then reuses. A tensor that lived long enough to grow old in a generational collector waits
-   for a full collection, which the Lua heap alone would seldom ask for: one runs whenever the
-   tensor data alive has grown by as much as the last one left (Lua's default pause for its
-   own heap), and by FULL_MIN_BYTES at least. */
+/* Tensor bytes are invisible to Lua's collector, so each tensor that brings its own data
+   reports it before allocating it (Lua's own advice for external memory). One of 64 KB or
+   more steps the collector: the step frees the young garbage, the temporaries of a loop's
+   last pass, whose warm memory the new tensor then reuses. A tensor that lived long enough
+   to grow old in a generational collector, or any garbage an incremental collector has not
+   reached yet, waits for a full collection, which the Lua heap alone would seldom ask for:
+   one runs whenever the tensor data alive has grown by as much as the last one left (Lua's
+   default pause for its own heap), and by FULL_MIN_BYTES at least. */
 #define FULL_MIN_BYTES ((int64_t)32 << 20)
 
 void lt_gc_pressure(lua_State *L, int64_t elements)
 {
-    int64_t kb = elements / 128; /* 8 bytes each */
-    if (kb < 64) return;
     tally *t = get_tally(L);
     if (t) {
         int64_t grown = t->live - t->after_full;
@@ -167,7 +166,8 @@ void lt_gc_pressure(lua_State *L, int64_t elements)
             return;
         }
     }
-    lua_gc(L, LUA_GCSTEP, (int)(kb > (1 << 30) ? (1 << 30) : kb));
+    int64_t kb = elements / 128; /* 8 bytes each */
+    if (kb >= 64) lua_gc(L, LUA_GCSTEP, (int)(kb > (1 << 30) ? (1 << 30) : kb));
 }
 
 /* Out of memory for tensor data: collect the garbage tensors Lua could not see and retry,

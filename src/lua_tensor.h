@@ -32,7 +32,7 @@ ty_tensor *lt_push_new_up(lua_State *L, int ndim, const int64_t *shape);
 ty_tensor *lt_push_empty(lua_State *L);
 /* Pushes a new contiguous tensor of the shape (values uninitialised); Lua error on failure. */
 ty_tensor *lt_push_new(lua_State *L, int ndim, const int64_t *shape);
-/* Tells Lua's collector about tensor data it cannot see (call after filling a new slot). */
+/* Tells Lua's collector about tensor data it cannot see (call before allocating it). */
 void lt_gc_pressure(lua_State *L, int64_t elements);
 /* Pushes a view of src, the tensor (or a view of one) held by the userdata at index owner:
    it shares src's storage, or keeps owner alive when src's elements live inside it. */
