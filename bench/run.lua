@@ -48,6 +48,18 @@ local cases = {
       local a, b = tycho.randn(512, 512), tycho.randn(512, 512)
       return function() tycho.matmul(a, b) end
     end },
+  { "add_1e3", nil, function()
+      local a, b = tycho.randn(1000), tycho.randn(1000)
+      return function() local _ = a + b end
+    end },
+  { "add_1e4", nil, function()
+      local a, b = tycho.randn(10000), tycho.randn(10000)
+      return function() local _ = a + b end
+    end },
+  { "add_1e5", nil, function()
+      local a, b = tycho.randn(100000), tycho.randn(100000)
+      return function() local _ = a + b end
+    end },
   { "add_1e6", nil, function()
       local a, b = tycho.randn(1000000), tycho.randn(1000000)
       return function() local _ = a + b end
