@@ -97,6 +97,7 @@ ty_tensor *lt_check(lua_State *L, int i)
 typedef struct tally {
     int64_t live;
     int64_t after_full;
+    int64_t full_collections; /* run by collect_all */
 } tally;
 static const char tally_key = 0;
 
@@ -114,6 +115,7 @@ static void open_tally(lua_State *L)
     tally *t = lua_newuserdatauv(L, sizeof *t, 0);
     t->live = 0;
     t->after_full = 0;
+    t->full_collections = 0;
     lua_rawsetp(L, LUA_REGISTRYINDEX, &tally_key);
 }
 
@@ -130,7 +132,10 @@ static void collect_all(lua_State *L)
 {
     lua_gc(L, LUA_GCCOLLECT);
     tally *t = get_tally(L);
-    if (t) t->after_full = t->live;
+    if (t) {
+        t->after_full = t->live;
+        t->full_collections++;
+    }
 }
 
 int lt_raise(lua_State *L, const ty_error *e)
@@ -158,16 +163,15 @@ ty_tensor *lt_push_empty(lua_State *L)
 
 void lt_gc_pressure(lua_State *L, int64_t elements)
 {
+    int64_t kb = elements / 128; /* 8 bytes each */
+    if (kb >= 64) lua_gc(L, LUA_GCSTEP, (int)(kb > (1 << 30) ? (1 << 30) : kb));
+    /* after the step: a loop's big temporaries die young, and must not cost a full
+       collection each time they outgrow what the last one left */
     tally *t = get_tally(L);
     if (t) {
         int64_t grown = t->live - t->after_full;
-        if (grown > t->after_full && grown > FULL_MIN_BYTES) {
-            collect_all(L);
-            return;
-        }
+        if (grown > t->after_full && grown > FULL_MIN_BYTES) collect_all(L);
     }
-    int64_t kb = elements / 128; /* 8 bytes each */
-    if (kb >= 64) lua_gc(L, LUA_GCSTEP, (int)(kb > (1 << 30) ? (1 << 30) : kb));
 }
 
 /* Out of memory for tensor data: collect the garbage tensors Lua could not see and retry,
@@ -1290,6 +1294,19 @@ static int l_clock(lua_State *L)
     return 1;
 }
 
+/* tycho.memory(): bytes of tensor data alive in this Lua state (outside the Lua heap, which
+   collectgarbage("count") gives), and how many full collections they asked for. */
+static int l_memory(lua_State *L)
+{
+    tally *t = get_tally(L);
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, t ? (lua_Integer)t->live : 0);
+    lua_setfield(L, -2, "bytes");
+    lua_pushinteger(L, t ? (lua_Integer)t->full_collections : 0);
+    lua_setfield(L, -2, "full_collections");
+    return 1;
+}
+
 static int l_is_tensor(lua_State *L)
 {
     lua_pushboolean(L, lt_test(L, 1) != NULL);
@@ -1332,6 +1349,7 @@ static const luaL_Reg functions[] = {
     { "ones_like", l_ones_like }, { "matmul", l_matmul },       { "dot", l_dot },
     { "outer", l_outer },         { "maximum", l_maximum },     { "minimum", l_minimum },
     { "where", l_where },         { "allclose", l_allclose },   { "clock", l_clock },
+    { "memory", l_memory },
     { "is_tensor", l_is_tensor }, { "tanh", m_tanh },           { "sigmoid", m_sigmoid },
     { "exp", m_exp },             { "log", m_log },             { "sqrt", m_sqrt },
     { "abs", m_abs },             { "pow", m_pow },             { "clip", m_clip },
