@@ -14,9 +14,9 @@ LUA_LIBS     = $(shell pkg-config --libs lua5.4)
 BLAS_CFLAGS  = $(shell pkg-config --cflags openblas)
 BLAS_LIBS    = $(shell pkg-config --libs openblas)
 ALL_CFLAGS   = -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -fPIC $(CFLAGS) $(LUA_CFLAGS) $(BLAS_CFLAGS) -Isrc -I$(BUILD)/gen
-LIBS         = $(LUA_LIBS) $(BLAS_LIBS) -lm
+LIBS         = $(LUA_LIBS) $(BLAS_LIBS) -lm -lpthread
 
-CORE_SRC  = src/tensor.c src/ops.c src/packed_gemm.c src/random.c src/npy.c src/format.c src/rnn.c
+CORE_SRC  = src/tensor.c src/ops.c src/packed_gemm.c src/lanes.c src/random.c src/npy.c src/format.c src/rnn.c
 LUA_SRC   = src/lua_tensor.c src/lua_random.c src/lua_npy.c src/lua_nn.c src/lua_module.c
 HOST_SRC  = src/engine.c
 LUA_FILES = $(sort $(wildcard lua/tycho/*.lua))

@@ -78,3 +78,5 @@ for _, N in ipairs({ 1, 3, 33 }) do
 end
 TestAgainstReference.test_N129_T33_D129_H33 = function() check(129, 33, 129, 33) end
 TestAgainstReference.test_N7_T129_D3_H7 = function() check(7, 129, 3, 7) end
+-- big enough that with more than one BLAS thread every product is split between lanes
+TestAgainstReference.test_N33_T33_D7_H129 = function() check(33, 33, 7, 129) end

@@ -2,7 +2,6 @@
    call. One thread; tiles of 8 rows x 16 columns held in sixteen 8-double vector registers. */
 #include "packed_gemm.h"
 
-#include <cblas.h>
 #include <string.h>
 
 #include "ops.h"
@@ -17,7 +16,7 @@
 #endif
 
 #define MR 8  /* rows of a tile */
-#define NR 16 /* columns of a tile and of a packed panel */
+#define NR TY_PACKED_PANEL /* columns of a tile and of a packed panel */
 #define MB 64 /* rows of a block */
 
 typedef double v8d __attribute__((vector_size(8 * sizeof(double))));
@@ -145,7 +144,7 @@ void ty_packed_gemm(ty_tensor *C, const ty_tensor *A, const double *P, int accum
 int ty_packed_pays(void)
 {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    return __builtin_cpu_supports("avx512f") && openblas_get_num_threads() == 1;
+    return __builtin_cpu_supports("avx512f");
 #else
     return 0;
 #endif

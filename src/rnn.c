@@ -2,9 +2,12 @@
    with whole-sequence GEMMs wherever the math allows and no allocation per time step. */
 #include "rnn.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
+#include "lanes.h"
 #include "ops.h"
 #include "packed_gemm.h"
 
@@ -21,6 +24,20 @@ static inline ty_tensor matrix(double *data, int64_t rows, int64_t cols, int64_t
     m.stride[0] = s0;
     m.stride[1] = s1;
     return m;
+}
+
+/* Columns [c0, c1) of a matrix, and elements [c0, c1) of a vector. */
+static inline ty_tensor columns(const ty_tensor *m, int64_t c0, int64_t c1)
+{
+    return matrix(m->data + c0 * m->stride[1], m->shape[0], c1 - c0, m->stride[0], m->stride[1]);
+}
+
+static inline ty_tensor part(const ty_tensor *v, int64_t c0, int64_t c1)
+{
+    ty_tensor p = *v;
+    p.data += c0 * v->stride[0];
+    p.shape[0] = c1 - c0;
+    return p;
 }
 
 static ty_tensor transposed(const ty_tensor *m)
@@ -304,6 +321,218 @@ static int long_sequence(int64_t N, int64_t T, int64_t H)
     return H > 0 && N * T >= 4 * H;
 }
 
+static atomic_int steps_mode; /* TY_STEPS_AUTO */
+
+void ty_rnn_set_steps(int mode)
+{
+    atomic_store_explicit(&steps_mode, mode, memory_order_relaxed);
+}
+
+/* Multiply-adds in one step's product worth a second lane: below this, meeting the other
+   lanes at every step costs more than the split saves. */
+#define LANE_MIN_WORK (1 << 18)
+
+/* How a long sequence's products run: 0, BLAS calls; 1, the steps on W_hh packed once and
+   the whole-sequence products in BLAS calls; 2 or more, every product packed and split by
+   columns into that many lanes. With more than one BLAS thread the lanes replace them: a
+   BLAS call on several threads leaves its helper threads spinning for their next job long
+   after it returns, and a lane thread would share a core with one. */
+static int step_lanes(int64_t N, int64_t T, int64_t H)
+{
+    if (!long_sequence(N, T, H)) return 0;
+    int mode = atomic_load_explicit(&steps_mode, memory_order_relaxed);
+    if (mode == TY_STEPS_BLAS) return 0;
+    if (mode >= 1) return mode > TY_MAX_LANES ? TY_MAX_LANES : mode;
+    if (!ty_packed_pays()) return 0;
+    int lanes = openblas_get_num_threads();
+    if (lanes < 1 || N * H * H < LANE_MIN_WORK) return 1;
+    return lanes > TY_MAX_LANES ? TY_MAX_LANES : lanes;
+}
+
+/* A lane's columns of H (and of D), whole panels of the packed operands. */
+static void lane_range(int64_t n, int lane, int lanes, int64_t *c0, int64_t *c1)
+{
+    ty_lane_columns(n, TY_PACKED_PANEL, lane, lanes, c0, c1);
+}
+
+/* Forward on lanes. Step 0 packs the lane's columns of W_ih and W_hh and computes its
+   columns of every input projection; step 1 + t computes its columns of h_t from the whole
+   of h_{t-1}. A lane reads only its own panels, so no lane waits for another's packing. */
+typedef struct forward_lanes {
+    const ty_tensor *X2, *H2, *h, *h0, *b, *W_ih, *W_hh;
+    double *P_ih, *P_hh;
+    int64_t D, H;
+} forward_lanes;
+
+static void forward_lane(void *p, int lane, int lanes, int64_t s)
+{
+    const forward_lanes *c = p;
+    int64_t c0, c1;
+    lane_range(c->H, lane, lanes, &c0, &c1);
+    if (c0 >= c1) return;
+    if (s == 0) {
+        ty_tensor wi = columns(c->W_ih, c0, c1), wh = columns(c->W_hh, c0, c1);
+        ty_pack(c->P_ih + c0 * c->D, &wi);
+        ty_pack(c->P_hh + c0 * c->H, &wh);
+        ty_tensor proj = columns(c->H2, c0, c1);
+        ty_packed_gemm(&proj, c->X2, c->P_ih + c0 * c->D, 0);
+        return;
+    }
+    int64_t t = s - 1;
+    ty_tensor ht = step_of(c->h, t), prev = t == 0 ? *c->h0 : step_of(c->h, t - 1);
+    ty_tensor out = columns(&ht, c0, c1), bias = part(c->b, c0, c1);
+    ty_packed_gemm(&out, &prev, c->P_hh + c0 * c->H, 1);
+    add_bias_tanh(&out, &bias);
+}
+
+static int forward_on_lanes(int lanes, ty_tensor *h, const ty_tensor *X2, ty_tensor *H2,
+                            const ty_tensor *h0, const ty_tensor *W_ih, const ty_tensor *W_hh,
+                            const ty_tensor *b, ty_tensor *ws, const ty_allocator *a, ty_error *e)
+{
+    int64_t T = h->shape[1], H = h->shape[2], D = W_ih->shape[0];
+    int64_t n_hh = ty_packed_size(H, H), n_ih = ty_packed_size(D, H);
+    int rc = ty_workspace_reserve(ws, n_hh + n_ih, a, e);
+    if (rc) return rc;
+    forward_lanes c = { X2, H2, h, h0, b, W_ih, W_hh, ws->data + n_hh, ws->data, D, H };
+    ty_lanes_run(lanes, T + 1, forward_lane, &c);
+    return TY_OK;
+}
+
+/* Backward on lanes, one run per chunk of steps (see ty_rnn_backward for the chunks).
+   Phase 0 (in the first chunk back) packs the lane's columns of W_hh^T and W_ih^T; each
+   step t takes two halves: its lane's columns of dA_t (and the chunk's gathers of x_t and
+   h_{t-1}, transposed), then after every lane has its columns, the lane's columns of
+   dh_{t-1} = dA_t W_hh^T. The second half of step t shares a phase with the first half of
+   step t-1, which reads only the columns the same lane just wrote. A last phase packs the
+   lane's columns of the chunk's dA and computes its columns of dW_ih, dW_hh, db and dx. */
+typedef struct backward_lanes {
+    ty_tensor *dx, *dh0, *dW_ih, *dW_hh, *db;
+    const ty_tensor *dout, *x, *h0, *h, *W_ih, *W_hh;
+    double *P_hhT, *P_ihT, *P_dA, *dAc, *XcT, *PcT, *dXc, *dh_buf[2];
+    int64_t N, T, D, H;
+    int64_t t0, t1;  /* this chunk: steps t1-1 down to t0 */
+    int first_chunk; /* the first chunk back: pack the weights, overwrite the gradients */
+} backward_lanes;
+
+/* The first half of step t for the lane's columns c0..c1 of H and d0..d1 of D. */
+static void backward_lane_first_half(const backward_lanes *c, int64_t t, int64_t c0, int64_t c1,
+                                     int64_t d0, int64_t d1)
+{
+    int64_t N = c->N, H = c->H, ci = t - c->t0, rows = (c->t1 - c->t0) * N;
+    int64_t back = c->T - 1 - t; /* steps already taken back */
+    ty_tensor dh = matrix(c->dh_buf[back & 1], N, H, H, 1);
+    ty_tensor dAt = matrix(c->dAc + ci * N * H, N, H, H, 1);
+    ty_tensor ht = step_of(c->h, t), dot = step_of(c->dout, t);
+    ty_tensor dA_cols = columns(&dAt, c0, c1), dh_cols = columns(&dh, c0, c1);
+    ty_tensor h_cols = columns(&ht, c0, c1), dout_cols = columns(&dot, c0, c1);
+    if (c0 < c1) tanh_grad(&dA_cols, &dh_cols, &dout_cols, &h_cols);
+    /* gathers for the chunk's products: XcT (D x rows) and PcT (H x rows), time-major */
+    ty_tensor xt = step_of(c->x, t), prev = t == 0 ? *c->h0 : step_of(c->h, t - 1);
+    for (int64_t d = d0; d < d1; d++)
+        for (int64_t n = 0; n < N; n++)
+            c->XcT[d * rows + ci * N + n] = xt.data[n * xt.stride[0] + d * xt.stride[1]];
+    for (int64_t j = c0; j < c1; j++)
+        for (int64_t n = 0; n < N; n++)
+            c->PcT[j * rows + ci * N + n] = prev.data[n * prev.stride[0] + j * prev.stride[1]];
+}
+
+/* The second half of step t: the lane's columns of dh_{t-1} (dh0 at t = 0). */
+static void backward_lane_second_half(const backward_lanes *c, int64_t t, int64_t c0, int64_t c1)
+{
+    if (c0 >= c1) return;
+    int64_t N = c->N, H = c->H, ci = t - c->t0, back = c->T - 1 - t;
+    ty_tensor dAt = matrix(c->dAc + ci * N * H, N, H, H, 1);
+    ty_tensor next = t == 0 ? *c->dh0 : matrix(c->dh_buf[(back + 1) & 1], N, H, H, 1);
+    ty_tensor out = columns(&next, c0, c1);
+    ty_packed_gemm(&out, &dAt, c->P_hhT + c0 * H, 0);
+}
+
+static void backward_lane_products(const backward_lanes *c, int64_t c0, int64_t c1, int64_t d0,
+                                   int64_t d1)
+{
+    int64_t N = c->N, H = c->H, D = c->D, rows = (c->t1 - c->t0) * N;
+    ty_tensor dA = matrix(c->dAc, rows, H, H, 1);
+    int acc = !c->first_chunk;
+    if (c0 < c1) {
+        ty_tensor dA_cols = columns(&dA, c0, c1);
+        double *P = c->P_dA + c0 * rows;
+        ty_pack(P, &dA_cols);
+        ty_tensor XcT = matrix(c->XcT, D, rows, rows, 1), PcT = matrix(c->PcT, H, rows, rows, 1);
+        ty_tensor gi = columns(c->dW_ih, c0, c1), gh = columns(c->dW_hh, c0, c1);
+        ty_tensor gb = part(c->db, c0, c1);
+        ty_packed_gemm(&gi, &XcT, P, acc);
+        ty_packed_gemm(&gh, &PcT, P, acc);
+        if (!acc) ty_fill(&gb, 0.0);
+        column_sums_add(&gb, &dA_cols);
+    }
+    if (d0 < d1) {
+        ty_tensor dX = matrix(c->dXc, rows, D, D, 1), dX_cols = columns(&dX, d0, d1);
+        ty_packed_gemm(&dX_cols, &dA, c->P_ihT + d0 * H, 0);
+        for (int64_t t = c->t0; t < c->t1; t++) { /* scatter the lane's columns to dx */
+            ty_tensor dxt = step_of(c->dx, t);
+            const double *src = c->dXc + (t - c->t0) * N * D;
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t d = d0; d < d1; d++)
+                    dxt.data[n * dxt.stride[0] + d * dxt.stride[1]] = src[n * D + d];
+        }
+    }
+}
+
+static void backward_lane(void *p, int lane, int lanes, int64_t s)
+{
+    const backward_lanes *c = p;
+    int64_t c0, c1, d0, d1, len = c->t1 - c->t0;
+    lane_range(c->H, lane, lanes, &c0, &c1);
+    lane_range(c->D, lane, lanes, &d0, &d1);
+    if (s == 0 && c->first_chunk) { /* W_hh^T and W_ih^T, the lane's columns */
+        ty_tensor WhT = transposed(c->W_hh), WiT = transposed(c->W_ih);
+        ty_tensor wh = columns(&WhT, c0, c1), wi = columns(&WiT, d0, d1);
+        if (c0 < c1) ty_pack(c->P_hhT + c0 * c->H, &wh);
+        if (d0 < d1) ty_pack(c->P_ihT + d0 * c->H, &wi);
+    }
+    if (s > len) {
+        backward_lane_products(c, c0, c1, d0, d1);
+        return;
+    }
+    if (s > 0) backward_lane_second_half(c, c->t1 - s, c0, c1);
+    if (s < len) backward_lane_first_half(c, c->t1 - 1 - s, c0, c1, d0, d1);
+}
+
+static int backward_on_lanes(int lanes, ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih,
+                             ty_tensor *dW_hh, ty_tensor *db, const ty_tensor *dout,
+                             const ty_tensor *x, const ty_tensor *h0, const ty_tensor *h,
+                             const ty_tensor *W_ih, const ty_tensor *W_hh, int64_t C,
+                             ty_tensor *ws, const ty_allocator *a, ty_error *e)
+{
+    int64_t N = h->shape[0], T = h->shape[1], H = h->shape[2], D = x->shape[2], R = C * N;
+    int64_t n_hhT = ty_packed_size(H, H), n_ihT = ty_packed_size(H, D);
+    int64_t n_dA = ty_packed_size(R, H);
+    int rc = ty_workspace_reserve(ws, n_hhT + n_ihT + n_dA + R * (2 * H + 2 * D) + 2 * N * H,
+                                  a, e);
+    if (rc) return rc;
+    backward_lanes c;
+    c.dx = dx, c.dh0 = dh0, c.dW_ih = dW_ih, c.dW_hh = dW_hh, c.db = db;
+    c.dout = dout, c.x = x, c.h0 = h0, c.h = h, c.W_ih = W_ih, c.W_hh = W_hh;
+    c.P_hhT = ws->data; /* first, so the packed panels start on a cache line */
+    c.P_ihT = c.P_hhT + n_hhT;
+    c.P_dA = c.P_ihT + n_ihT;
+    c.dAc = c.P_dA + n_dA;
+    c.XcT = c.dAc + R * H;
+    c.PcT = c.XcT + R * D;
+    c.dXc = c.PcT + R * H;
+    c.dh_buf[0] = c.dXc + R * D;
+    c.dh_buf[1] = c.dh_buf[0] + N * H;
+    memset(c.dh_buf[0], 0, (size_t)(N * H) * sizeof(double)); /* dh after the last step */
+    c.N = N, c.T = T, c.D = D, c.H = H;
+    for (int64_t t1 = T; t1 > 0;) {
+        int64_t t0 = t1 > C ? t1 - C : 0;
+        c.t0 = t0, c.t1 = t1, c.first_chunk = t1 == T;
+        ty_lanes_run(lanes, (t1 - t0) + 2, backward_lane, &c);
+        t1 = t0;
+    }
+    return TY_OK;
+}
+
 int ty_rnn_forward(ty_tensor *h, const ty_tensor *x, const ty_tensor *h0, const ty_tensor *W_ih,
                    const ty_tensor *W_hh, const ty_tensor *b, ty_tensor *ws,
                    const ty_allocator *a, ty_error *e)
@@ -313,10 +542,14 @@ int ty_rnn_forward(ty_tensor *h, const ty_tensor *x, const ty_tensor *h0, const 
     ty_tensor X2, H2;
     if (!as_rows(&X2, x) || !as_rows(&H2, h))
         return ty_fail(e, TY_EARG, "forward: x and h must be reshapeable to (N*T) x D");
+    int lanes = step_lanes(N, T, H);
+    ty_tensor first = step_of(h, 0);
+    if (lanes > 1 && ty_packed_fits(&H2, &X2) && ty_packed_fits(&first, h0))
+        return forward_on_lanes(lanes, h, &X2, &H2, h0, W_ih, W_hh, b, ws, a, e);
     /* all input projections at once, straight into h */
     if ((rc = ty_gemm(&H2, &X2, W_ih, 0.0, a, e))) return rc;
     const double *packed = NULL; /* W_hh packed for every step's product, when that pays */
-    if (ty_packed_pays() && long_sequence(N, T, H)) {
+    if (lanes) {
         if ((rc = ty_workspace_reserve(ws, ty_packed_size(H, H), a, e))) return rc;
         ty_pack(ws->data, W_hh);
         packed = ws->data;
@@ -383,7 +616,13 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
     /* The recurrence's dA_t W_hh^T runs on W_hh^T packed once (where that beats a BLAS call
        per step) or else on a row-major copy of it, which OpenBLAS multiplies about a tenth
        faster (one thread, N64 H512) than a transposed view; see long_sequence. */
-    int packed = ty_packed_pays() && long_sequence(N, T, H);
+    int lanes = step_lanes(N, T, H);
+    ty_tensor probe = matrix(NULL, N, H, H, 1);
+    if (lanes > 1 && ty_packed_fits(dh0, &probe) && ty_packed_fits(dW_ih, &probe) &&
+        ty_packed_fits(dW_hh, &probe))
+        return backward_on_lanes(lanes, dx, dh0, dW_ih, dW_hh, db, dout, x, h0, h, W_ih, W_hh,
+                                 C, ws, a, e);
+    int packed = lanes > 0;
     int copy_WT = !packed && long_sequence(N, T, H);
     int64_t WT_size = packed ? ty_packed_size(H, H) : copy_WT ? H * H : 0;
     if ((rc = ty_workspace_reserve(ws, WT_size + R * (2 * H + 2 * D) + 2 * N * H, a, e)))

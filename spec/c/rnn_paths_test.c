@@ -1,11 +1,11 @@
 /* rnn_paths_test.c: the RNN's forward and backward over a sequence give the same numbers
-   whether the steps' products run on W_hh packed once (src/packed_gemm.c, taken with
-   AVX-512 and one BLAS thread) or through one BLAS call per step (with more threads), on odd
-   sizes around the packed product's tiles. spec/rnn_reference_spec.lua checks the results
-   against the notebook's plain loops. On a CPU without AVX-512 both runs take BLAS calls. */
+   whichever way their products run (ty_rnn_set_steps): BLAS calls (one per step for the
+   recurrence), the steps on W_hh packed once (src/packed_gemm.c) with BLAS for the rest, or
+   every product packed and split between 2, 3 or 5 lanes (threads, src/lanes.c), on odd
+   sizes around the packed product's tiles and panels. spec/rnn_reference_spec.lua checks
+   the results against the notebook's plain loops. */
 #include "rnn.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -88,29 +88,30 @@ static int check(int64_t N, int64_t T, int64_t D, int64_t H)
        differences between the paths stay at rounding level instead of growing with T */
     for (int64_t i = 0; i < H * H; i++) W_hh.data[i] *= 0.2;
     for (int64_t i = 0; i < D * H; i++) W_ih.data[i] *= 0.2;
-    run packed, blas;
-    openblas_set_num_threads(1);
-    bad |= forward_backward(&packed, &x, &h0, &W_ih, &W_hh, &b, &dout);
-    openblas_set_num_threads(2);
-    bad |= forward_backward(&blas, &x, &h0, &W_ih, &W_hh, &b, &dout);
-    openblas_set_num_threads(1);
-    if (!bad) {
-        const ty_tensor *p[NOUT] = { &packed.h, &packed.dx, &packed.dh0, &packed.dW_ih,
-                                     &packed.dW_hh, &packed.db };
-        const ty_tensor *q[NOUT] = { &blas.h, &blas.dx, &blas.dh0, &blas.dW_ih, &blas.dW_hh,
-                                     &blas.db };
+    static const int modes[] = { TY_STEPS_BLAS, 1, 2, 3, 5 };
+    enum { NMODES = sizeof modes / sizeof modes[0] };
+    run runs[NMODES];
+    for (int m = 0; m < NMODES; m++) {
+        ty_rnn_set_steps(modes[m]);
+        bad |= forward_backward(&runs[m], &x, &h0, &W_ih, &W_hh, &b, &dout);
+    }
+    ty_rnn_set_steps(TY_STEPS_AUTO);
+    for (int m = 1; m < NMODES && !bad; m++) {
+        run *p = &runs[m], *q = &runs[0];
+        const ty_tensor *pt[NOUT] = { &p->h, &p->dx, &p->dh0, &p->dW_ih, &p->dW_hh, &p->db };
+        const ty_tensor *qt[NOUT] = { &q->h, &q->dx, &q->dh0, &q->dW_ih, &q->dW_hh, &q->db };
         static const char *const names[NOUT] = { "h", "dx", "dh0", "dW_ih", "dW_hh", "db" };
         for (int i = 0; i < NOUT; i++) {
-            double d = differ(p[i], q[i]);
+            double d = differ(pt[i], qt[i]);
             if (!(d < 1e-12)) {
-                fprintf(stderr, "N %lld T %lld D %lld H %lld: %s differs by %g\n", (long long)N,
-                        (long long)T, (long long)D, (long long)H, names[i], d);
+                fprintf(stderr, "N %lld T %lld D %lld H %lld, %d lanes: %s differs by %g\n",
+                        (long long)N, (long long)T, (long long)D, (long long)H, modes[m],
+                        names[i], d);
                 bad = 1;
             }
         }
     }
-    free_run(&packed);
-    free_run(&blas);
+    for (int m = 0; m < NMODES; m++) free_run(&runs[m]);
     ty_tensor *in[] = { &x, &h0, &W_ih, &W_hh, &b, &dout };
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) ty_tensor_free(in[i]);
     return bad;
@@ -118,9 +119,11 @@ static int check(int64_t N, int64_t T, int64_t D, int64_t H)
 
 static void test_packed_and_blas_steps_agree(void)
 {
-    /* long enough sequences (N*T >= 4*H) take the packed steps; the others never do */
-    static const int64_t cases[][4] = { { 33, 7, 3, 33 }, { 64, 8, 17, 100 }, { 9, 40, 5, 47 },
-                                        { 8, 16, 16, 16 }, { 1, 129, 7, 7 }, { 3, 3, 3, 33 } };
+    /* long enough sequences (N*T >= 4*H) take the packed products; the others never do.
+       Some have fewer panels than lanes, chunks of uneven length, or no inputs at all. */
+    static const int64_t cases[][4] = { { 33, 7, 3, 33 },   { 64, 8, 17, 100 }, { 9, 40, 5, 47 },
+                                        { 8, 16, 16, 16 },  { 1, 129, 7, 7 },   { 3, 3, 3, 33 },
+                                        { 64, 19, 40, 130 }, { 7, 100, 0, 20 } };
     int bad = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         bad |= check(cases[i][0], cases[i][1], cases[i][2], cases[i][3]);
