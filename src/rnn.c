@@ -602,6 +602,9 @@ static void store_rows(ty_tensor *dst, const double *src)
 #ifndef CHUNK_ROWS
 #define CHUNK_ROWS 512 /* rows per chunk GEMM: near full speed, a few MB of workspace */
 #endif
+#ifndef LANE_CHUNK_ROWS
+#define LANE_CHUNK_ROWS 256 /* on lanes the chunk's dA is packed too: half the rows */
+#endif
 int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *dW_hh,
                     ty_tensor *db, const ty_tensor *dout, const ty_tensor *x,
                     const ty_tensor *h0, const ty_tensor *h, const ty_tensor *W_ih,
@@ -619,9 +622,11 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
     int lanes = step_lanes(N, T, H);
     ty_tensor probe = matrix(NULL, N, H, H, 1);
     if (lanes > 1 && ty_packed_fits(dh0, &probe) && ty_packed_fits(dW_ih, &probe) &&
-        ty_packed_fits(dW_hh, &probe))
+        ty_packed_fits(dW_hh, &probe)) {
+        int64_t LC = (LANE_CHUNK_ROWS + N - 1) / N; /* N > 0 on a long sequence */
         return backward_on_lanes(lanes, dx, dh0, dW_ih, dW_hh, db, dout, x, h0, h, W_ih, W_hh,
-                                 C, ws, a, e);
+                                 LC < T ? LC : T, ws, a, e);
+    }
     int packed = lanes > 0;
     int copy_WT = !packed && long_sequence(N, T, H);
     int64_t WT_size = packed ? ty_packed_size(H, H) : copy_WT ? H * H : 0;
