@@ -142,11 +142,12 @@ test-valgrind: all $(C_TESTS)
 	TYCHO_BUILD=$(BUILD) TYCHO_LDFLAGS='$(LDFLAGS)' $(SPEC_ENV) $(VALGRIND) $(BUILD)/tycho spec/run.lua
 
 # Benchmarks (not tests): one table with tycho beside NumPy and PyTorch, 1 BLAS thread,
-# then the large RNN case again with 2 threads.
+# then the large RNN case again with 2 threads; its peak memory on 1 and on 2 threads.
 bench: all
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/run.lua
 	OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/run.lua rnn_fwd_bwd_N64
 	OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/memory.lua
+	OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/memory.lua
 
 # The measurements behind three choices: OpenBLAS's rate for each operand layout at the RNN's
 # product shapes, ordinary against streaming stores for elementwise results, and the RNN's

@@ -29,5 +29,5 @@ local outputs = h:numel()
 local grads = dx:numel() + dh0:numel() + dW_ih:numel() + dW_hh:numel() + db:numel()
 local needed = (inputs + outputs + grads) * 8
 local total = inputs * 8 + peak
-print(("peak memory, forward+backward N%d T%d D%d H%d: %.1f MB (inputs + the call's peak) over %.1f MB of inputs + output/cache + gradients = %.2fx")
-  :format(N, T, D, H, total / 2^20, needed / 2^20, total / needed))
+print(("peak memory, forward+backward N%d T%d D%d H%d, %s BLAS thread(s): %.1f MB (inputs + the call's peak) over %.1f MB of inputs + output/cache + gradients = %.2fx")
+  :format(N, T, D, H, os.getenv("OPENBLAS_NUM_THREADS") or "?", total / 2^20, needed / 2^20, total / needed))
