@@ -26,7 +26,7 @@ LUA_OBJ  = $(LUA_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_modules.o
 HOST_OBJ = $(HOST_SRC:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJ  = $(CORE_OBJ) $(LUA_OBJ) $(HOST_OBJ)
 
-.PHONY: all deps run test test-valgrind bench bench-detail bench-deps install clean check-asan check-valgrind fuzz
+.PHONY: all deps run test test-valgrind bench bench-detail bench-deps install clean check-asan check-valgrind check-tsan fuzz
 
 all: deps $(BUILD)/tycho $(BUILD)/libtycho.a $(BUILD)/libtycho.so $(BUILD)/tycho.so
 
@@ -129,6 +129,15 @@ check-asan: deps
 	$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
 	  SPEC_ENV="ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 OPENBLAS_NUM_THREADS=1 \
 	  LD_PRELOAD='$$(cc -print-file-name=libasan.so) $$(cc -print-file-name=libubsan.so)'" test
+
+# The C tests that start threads (the RNN's lanes, engines on several threads) under
+# ThreadSanitizer, with one BLAS thread (OpenBLAS's own threads are not instrumented).
+TSAN_TESTS = rnn_paths_test threads_test
+check-tsan: deps
+	$(MAKE) --no-print-directory BUILD=build/tsan CFLAGS="-O1 -g -fsanitize=thread" \
+	  LDFLAGS="-fsanitize=thread" $(TSAN_TESTS:%=build/tsan/ctest/%)
+	@for t in $(TSAN_TESTS); do echo "== tsan $$t"; \
+	  OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 setarch -R build/tsan/ctest/$$t || exit 1; done
 
 # The whole suite under valgrind memcheck: no errors, nothing definitely or indirectly lost.
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \

@@ -5,7 +5,8 @@
 
 /* Hot kernels are compiled for AVX-512, AVX2 and the baseline; the loader picks the best
    the CPU has (GCC function multiversioning). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(__SANITIZE_THREAD__)
 #define TY_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define TY_VECTOR_CLONES
