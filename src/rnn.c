@@ -329,7 +329,7 @@ void ty_rnn_set_steps(int mode)
 }
 
 /* Multiply-adds in one step's product worth a second lane: below this, meeting the other
-   lanes at every step costs more than the split saves. */
+   lanes at every step costs more than the split saves (each lane then has half of it). */
 #define LANE_MIN_WORK (1 << 18)
 
 /* How a long sequence's products run: 0, BLAS calls; 1, the steps on W_hh packed once and
@@ -344,9 +344,15 @@ static int step_lanes(int64_t N, int64_t T, int64_t H)
     if (mode == TY_STEPS_BLAS) return 0;
     if (mode >= 1) return mode > TY_MAX_LANES ? TY_MAX_LANES : mode;
     if (!ty_packed_pays()) return 0;
-    int lanes = openblas_get_num_threads();
-    if (lanes < 1 || N * H * H < LANE_MIN_WORK) return 1;
-    return lanes > TY_MAX_LANES ? TY_MAX_LANES : lanes;
+    /* as many lanes as BLAS threads, but each with half of LANE_MIN_WORK at least and a
+       panel of columns at least */
+    int64_t lanes = openblas_get_num_threads();
+    int64_t by_work = N * H * H / (LANE_MIN_WORK / 2);
+    int64_t by_panels = (H + TY_PACKED_PANEL - 1) / TY_PACKED_PANEL;
+    if (lanes > by_work) lanes = by_work;
+    if (lanes > by_panels) lanes = by_panels;
+    if (lanes > TY_MAX_LANES) lanes = TY_MAX_LANES;
+    return lanes < 2 ? 1 : (int)lanes;
 }
 
 /* A lane's columns of H (and of D), whole panels of the packed operands. */
