@@ -109,16 +109,18 @@ def load_case():
     return lambda: np.load(path)
 
 
+def add_case(e):
+    """a + b on 10**e elements, as bench/run.lua's add_case"""
+    return ("add_1e%d" % e, lambda: (lambda a, b: (lambda: a + b))(np.random.randn(10**e), np.random.randn(10**e)))
+
+
 CASES = [
     ("rnn_step_N3_D10_H4", step_case),
     ("rnn_fwd_bwd_N2_T5_D10_H5", lambda: rnn_case(2, 5, 10, 5)),
     ("rnn_fwd_bwd_N64_T50_D256_H512", lambda: rnn_case(64, 50, 256, 512)),
     ("dgemm_3200x512x512", lambda: (lambda a, b: (lambda: a @ b))(np.random.randn(3200, 512), np.random.randn(512, 512))),
     ("matmul_512", lambda: (lambda a, b: (lambda: a @ b))(np.random.randn(512, 512), np.random.randn(512, 512))),
-    ("add_1e3", lambda: (lambda a, b: (lambda: a + b))(np.random.randn(10**3), np.random.randn(10**3))),
-    ("add_1e4", lambda: (lambda a, b: (lambda: a + b))(np.random.randn(10**4), np.random.randn(10**4))),
-    ("add_1e5", lambda: (lambda a, b: (lambda: a + b))(np.random.randn(10**5), np.random.randn(10**5))),
-    ("add_1e6", lambda: (lambda a, b: (lambda: a + b))(np.random.randn(10**6), np.random.randn(10**6))),
+    *[add_case(e) for e in (3, 4, 5, 6)],
     ("mul_scalar_1e6", lambda: (lambda a: (lambda: a * 2.5))(np.random.randn(10**6))),
     ("tanh_1e6", lambda: (lambda a: (lambda: np.tanh(a)))(np.random.randn(10**6))),
     ("sum_1e6", lambda: (lambda a: (lambda: a.sum()))(np.random.randn(10**6))),

@@ -31,6 +31,14 @@ local function temp_path()
   return temp_files[#temp_files]
 end
 
+-- a + b on 10^e elements: where the collector's cost per temporary shows, up to memory speed
+local function add_case(e)
+  return { ("add_1e%d"):format(e), nil, function()
+      local a, b = tycho.randn(10 ^ e // 1), tycho.randn(10 ^ e // 1)
+      return function() local _ = a + b end
+    end }
+end
+
 local cases = {
   { "rnn_step_N3_D10_H4", nil, function()
       local rnn = nn.RNNLayer(10, 4)
@@ -48,22 +56,7 @@ local cases = {
       local a, b = tycho.randn(512, 512), tycho.randn(512, 512)
       return function() tycho.matmul(a, b) end
     end },
-  { "add_1e3", nil, function()
-      local a, b = tycho.randn(1000), tycho.randn(1000)
-      return function() local _ = a + b end
-    end },
-  { "add_1e4", nil, function()
-      local a, b = tycho.randn(10000), tycho.randn(10000)
-      return function() local _ = a + b end
-    end },
-  { "add_1e5", nil, function()
-      local a, b = tycho.randn(100000), tycho.randn(100000)
-      return function() local _ = a + b end
-    end },
-  { "add_1e6", nil, function()
-      local a, b = tycho.randn(1000000), tycho.randn(1000000)
-      return function() local _ = a + b end
-    end },
+  add_case(3), add_case(4), add_case(5), add_case(6),
   { "mul_scalar_1e6", nil, function()
       local a = tycho.randn(1000000)
       return function() local _ = a * 2.5 end
