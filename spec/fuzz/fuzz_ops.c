@@ -3,10 +3,14 @@
    negative, NaN; views aliasing each other; closed tensors), each statement in a pcall, run in
    the same sandboxed, limited engine as fuzz_chunk. Random source mostly fails to parse; this
    reaches the core's shape, stride and aliasing code at every execution.
+   The input's length picks how the RNN's products run over long sequences (ty_rnn_set_steps:
+   as configured, or the packed product on 1, 2 or 3 lanes), so short sequences with odd
+   shapes and strides reach the lanes too.
    FUZZ_OPS_VERBOSE=1 prints each generated script (to turn a crash into a Lua spec). */
 #include <lua.h>
 #include <lauxlib.h>
 
+#include "rnn.h"
 #include "tycho.h"
 
 #include <stdarg.h>
@@ -132,7 +136,8 @@ static char *generate(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *code = generate(data, size);
-    if (getenv("FUZZ_OPS_VERBOSE")) fprintf(stderr, "%s", code);
+    ty_rnn_set_steps((int)(size % 4)); /* TY_STEPS_AUTO, or 1..3 lanes */
+    if (getenv("FUZZ_OPS_VERBOSE")) fprintf(stderr, "-- steps %d\n%s", (int)(size % 4), code);
     tycho *T = tycho_open(&CFG);
     if (!T) abort();
     int rc = tycho_run_string(T, code, "=ops");
