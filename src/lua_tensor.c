@@ -97,6 +97,7 @@ ty_tensor *lt_check(lua_State *L, int i)
 typedef struct tally {
     int64_t live;
     int64_t after_full;
+    int64_t since_step;       /* bytes asked for since the last step */
     int64_t full_collections; /* run by collect_all */
 } tally;
 static const char tally_key = 0;
@@ -115,6 +116,7 @@ static void open_tally(lua_State *L)
     tally *t = lua_newuserdatauv(L, sizeof *t, 0);
     t->live = 0;
     t->after_full = 0;
+    t->since_step = 0;
     t->full_collections = 0;
     lua_rawsetp(L, LUA_REGISTRYINDEX, &tally_key);
 }
@@ -152,22 +154,33 @@ ty_tensor *lt_push_empty(lua_State *L)
 }
 
 /* Tensor bytes are invisible to Lua's collector, so each tensor that brings its own data
-   reports it before allocating it (Lua's own advice for external memory). One of 64 KB or
-   more steps the collector: the step frees the young garbage, the temporaries of a loop's
-   last pass, whose warm memory the new tensor then reuses. A tensor that lived long enough
+   reports it before allocating it (Lua's own advice for external memory). Tensors of 64 KB
+   or more step the collector once STEP_KB of them have been asked for since the last step
+   (so every one from STEP_KB up): the step frees the young garbage, the temporaries of a
+   loop's last passes, whose warm memory the new tensor then reuses, and a few of them still
+   fit in the L2 (a + b on 1e4 elements: 2.66-2.70 us stepping at every one, 2.54-2.58 us
+   at every fourth; NumPy 2.52 us). A tensor that lived long enough
    to grow old in a generational collector, or any garbage an incremental collector has not
    reached yet, waits for a full collection, which the Lua heap alone would seldom ask for:
    one runs whenever the tensor data alive has grown by as much as the last one left (Lua's
    default pause for its own heap), and by FULL_MIN_BYTES at least. */
 #define FULL_MIN_BYTES ((int64_t)32 << 20)
+#define STEP_KB 256
 
 void lt_gc_pressure(lua_State *L, int64_t elements)
 {
+    tally *t = get_tally(L);
     int64_t kb = elements / 128; /* 8 bytes each */
-    if (kb >= 64) lua_gc(L, LUA_GCSTEP, (int)(kb > (1 << 30) ? (1 << 30) : kb));
+    if (t && kb >= 64) {
+        t->since_step += elements * 8;
+        kb = t->since_step >> 10;
+    }
+    if (kb >= STEP_KB) {
+        lua_gc(L, LUA_GCSTEP, (int)(kb > (1 << 30) ? (1 << 30) : kb));
+        if (t) t->since_step = 0;
+    }
     /* after the step: a loop's big temporaries die young, and must not cost a full
        collection each time they outgrow what the last one left */
-    tally *t = get_tally(L);
     if (t) {
         int64_t grown = t->live - t->after_full;
         if (grown > t->after_full && grown > FULL_MIN_BYTES) collect_all(L);
