@@ -121,19 +121,22 @@ static void open_tally(lua_State *L)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &tally_key);
 }
 
-ty_allocator lt_allocator(lua_State *L)
+static ty_allocator allocator_with(lua_State *L, tally *t)
 {
     ty_allocator a;
     a.fn = lua_getallocf(L, &a.ud);
-    tally *t = get_tally(L);
     a.tally = t ? &t->live : NULL;
     return a;
 }
 
-static void collect_all(lua_State *L)
+ty_allocator lt_allocator(lua_State *L)
+{
+    return allocator_with(L, get_tally(L));
+}
+
+static void collect_all(lua_State *L, tally *t)
 {
     lua_gc(L, LUA_GCCOLLECT);
-    tally *t = get_tally(L);
     if (t) {
         t->after_full = t->live;
         t->full_collections++;
@@ -167,9 +170,8 @@ ty_tensor *lt_push_empty(lua_State *L)
 #define FULL_MIN_BYTES ((int64_t)32 << 20)
 #define STEP_KB 256
 
-void lt_gc_pressure(lua_State *L, int64_t elements)
+static void gc_pressure(lua_State *L, tally *t, int64_t elements)
 {
-    tally *t = get_tally(L);
     int64_t kb = elements / 128; /* 8 bytes each */
     if (t && kb >= 64) {
         t->since_step += elements * 8;
@@ -183,19 +185,24 @@ void lt_gc_pressure(lua_State *L, int64_t elements)
        collection each time they outgrow what the last one left */
     if (t) {
         int64_t grown = t->live - t->after_full;
-        if (grown > t->after_full && grown > FULL_MIN_BYTES) collect_all(L);
+        if (grown > t->after_full && grown > FULL_MIN_BYTES) collect_all(L, t);
     }
+}
+
+void lt_gc_pressure(lua_State *L, int64_t elements)
+{
+    gc_pressure(L, get_tally(L), elements);
 }
 
 /* Out of memory for tensor data: collect the garbage tensors Lua could not see and retry,
    then fail as Lua itself does (LUA_ERRMEM) by asking Lua for the same bytes. */
-static int alloc_or_raise(lua_State *L, ty_tensor *t, int ndim, const int64_t *shape)
+static int alloc_or_raise(lua_State *L, tally *tl, ty_tensor *t, int ndim, const int64_t *shape)
 {
-    ty_allocator a = lt_allocator(L);
+    ty_allocator a = allocator_with(L, tl);
     ty_error e;
     int rc = ty_tensor_alloc(t, &a, ndim, shape, &e);
     if (rc == TY_EMEM) {
-        collect_all(L);
+        collect_all(L, tl);
         rc = ty_tensor_alloc(t, &a, ndim, shape, &e);
         if (rc == TY_EMEM) {
             int64_t n = ty_shape_numel(ndim, shape);
@@ -219,8 +226,10 @@ static ty_tensor *push_new(lua_State *L, int ndim, const int64_t *shape, int sma
 {
     /* Step the collector before a big allocation rather than after: the temporaries of the
        previous iteration of a loop are freed first, and the new tensor reuses their warm
-       memory instead of growing the working set past the caches. */
-    if (ty_check_shape(ndim, shape, NULL) == TY_OK) {
+       memory instead of growing the working set past the caches. One tally lookup serves
+       the step and the allocator. */
+    int shape_ok = ty_check_shape(ndim, shape, NULL) == TY_OK;
+    if (shape_ok) {
         int64_t n = ty_shape_numel(ndim, shape);
         if (n <= SMALL_BYTES / (int64_t)sizeof(double)) {
             ty_tensor *t = lua_newuserdatauv(L, sizeof *t + (size_t)n * sizeof(double), 0);
@@ -237,10 +246,11 @@ static ty_tensor *push_new(lua_State *L, int ndim, const int64_t *shape, int sma
             }
             return t;
         }
-        lt_gc_pressure(L, n);
     }
+    tally *tl = get_tally(L);
+    if (shape_ok) gc_pressure(L, tl, ty_shape_numel(ndim, shape));
     ty_tensor *t = lt_push_empty(L);
-    alloc_or_raise(L, t, ndim, shape);
+    alloc_or_raise(L, tl, t, ndim, shape);
     return t;
 }
 

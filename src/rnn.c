@@ -404,8 +404,9 @@ static int forward_on_lanes(int lanes, ty_tensor *h, const ty_tensor *X2, ty_ten
     return TY_OK;
 }
 
-/* Backward on lanes, one run per chunk of steps (see ty_rnn_backward for the chunks).
-   Phase 0 (in the first chunk back) packs the lane's columns of W_hh^T and W_ih^T; each
+/* Backward on lanes, in one run: chunk k back covers steps t1-1 down to t0, with
+   t1 = T - k*C, in C + 2 phases (fewer in the last chunk, the one that reaches t = 0; see
+   ty_rnn_backward for the chunks). Phase 0 (in the first chunk back) packs the lane's columns of W_hh^T and W_ih^T; each
    step t takes two halves: its lane's columns of dA_t (and the chunk's gathers of x_t and
    h_{t-1}, transposed), then after every lane has its columns, the lane's columns of
    dh_{t-1} = dA_t W_hh^T. The second half of step t shares a phase with the first half of
@@ -415,16 +416,23 @@ typedef struct backward_lanes {
     ty_tensor *dx, *dh0, *dW_ih, *dW_hh, *db;
     const ty_tensor *dout, *x, *h0, *h, *W_ih, *W_hh;
     double *P_hhT, *P_ihT, *P_dA, *dAc, *XcT, *PcT, *dXc, *dh_buf[2];
-    int64_t N, T, D, H;
-    int64_t t0, t1;  /* this chunk: steps t1-1 down to t0 */
-    int first_chunk; /* the first chunk back: pack the weights, overwrite the gradients */
+    int64_t N, T, D, H, C; /* C: steps per chunk */
 } backward_lanes;
 
-/* The first half of step t for the lane's columns c0..c1 of H and d0..d1 of D. */
-static void backward_lane_first_half(const backward_lanes *c, int64_t t, int64_t c0, int64_t c1,
-                                     int64_t d0, int64_t d1)
+/* The chunk a phase belongs to: steps [*t0, *t1); returns the phase within it. */
+static int64_t chunk_of(const backward_lanes *c, int64_t s, int64_t *t0, int64_t *t1)
 {
-    int64_t N = c->N, H = c->H, ci = t - c->t0, rows = (c->t1 - c->t0) * N;
+    int64_t k = s / (c->C + 2);
+    *t1 = c->T - k * c->C;
+    *t0 = *t1 > c->C ? *t1 - c->C : 0;
+    return s % (c->C + 2);
+}
+
+/* The first half of step t for the lane's columns c0..c1 of H and d0..d1 of D. */
+static void backward_lane_first_half(const backward_lanes *c, int64_t t0, int64_t t1, int64_t t,
+                                     int64_t c0, int64_t c1, int64_t d0, int64_t d1)
+{
+    int64_t N = c->N, H = c->H, ci = t - t0, rows = (t1 - t0) * N;
     int64_t back = c->T - 1 - t; /* steps already taken back */
     ty_tensor dh = matrix(c->dh_buf[back & 1], N, H, H, 1);
     ty_tensor dAt = matrix(c->dAc + ci * N * H, N, H, H, 1);
@@ -443,22 +451,23 @@ static void backward_lane_first_half(const backward_lanes *c, int64_t t, int64_t
 }
 
 /* The second half of step t: the lane's columns of dh_{t-1} (dh0 at t = 0). */
-static void backward_lane_second_half(const backward_lanes *c, int64_t t, int64_t c0, int64_t c1)
+static void backward_lane_second_half(const backward_lanes *c, int64_t t0, int64_t t,
+                                      int64_t c0, int64_t c1)
 {
     if (c0 >= c1) return;
-    int64_t N = c->N, H = c->H, ci = t - c->t0, back = c->T - 1 - t;
+    int64_t N = c->N, H = c->H, ci = t - t0, back = c->T - 1 - t;
     ty_tensor dAt = matrix(c->dAc + ci * N * H, N, H, H, 1);
     ty_tensor next = t == 0 ? *c->dh0 : matrix(c->dh_buf[(back + 1) & 1], N, H, H, 1);
     ty_tensor out = columns(&next, c0, c1);
     ty_packed_gemm(&out, &dAt, c->P_hhT + c0 * H, 0);
 }
 
-static void backward_lane_products(const backward_lanes *c, int64_t c0, int64_t c1, int64_t d0,
-                                   int64_t d1)
+static void backward_lane_products(const backward_lanes *c, int64_t t0, int64_t t1, int64_t c0,
+                                   int64_t c1, int64_t d0, int64_t d1)
 {
-    int64_t N = c->N, H = c->H, D = c->D, rows = (c->t1 - c->t0) * N;
+    int64_t N = c->N, H = c->H, D = c->D, rows = (t1 - t0) * N;
     ty_tensor dA = matrix(c->dAc, rows, H, H, 1);
-    int acc = !c->first_chunk;
+    int acc = t1 < c->T; /* the first chunk back overwrites */
     if (c0 < c1) {
         ty_tensor dA_cols = columns(&dA, c0, c1);
         double *P = c->P_dA + c0 * rows;
@@ -474,9 +483,9 @@ static void backward_lane_products(const backward_lanes *c, int64_t c0, int64_t 
     if (d0 < d1) {
         ty_tensor dX = matrix(c->dXc, rows, D, D, 1), dX_cols = columns(&dX, d0, d1);
         ty_packed_gemm(&dX_cols, &dA, c->P_ihT + d0 * H, 0);
-        for (int64_t t = c->t0; t < c->t1; t++) { /* scatter the lane's columns to dx */
+        for (int64_t t = t0; t < t1; t++) { /* scatter the lane's columns to dx */
             ty_tensor dxt = step_of(c->dx, t);
-            const double *src = c->dXc + (t - c->t0) * N * D;
+            const double *src = c->dXc + (t - t0) * N * D;
             for (int64_t n = 0; n < N; n++)
                 for (int64_t d = d0; d < d1; d++)
                     dxt.data[n * dxt.stride[0] + d * dxt.stride[1]] = src[n * D + d];
@@ -487,21 +496,22 @@ static void backward_lane_products(const backward_lanes *c, int64_t c0, int64_t 
 static void backward_lane(void *p, int lane, int lanes, int64_t s)
 {
     const backward_lanes *c = p;
-    int64_t c0, c1, d0, d1, len = c->t1 - c->t0;
+    int64_t c0, c1, d0, d1, t0, t1;
+    int64_t phase = chunk_of(c, s, &t0, &t1), len = t1 - t0;
     lane_range(c->H, lane, lanes, &c0, &c1);
     lane_range(c->D, lane, lanes, &d0, &d1);
-    if (s == 0 && c->first_chunk) { /* W_hh^T and W_ih^T, the lane's columns */
+    if (s == 0) { /* W_hh^T and W_ih^T, the lane's columns */
         ty_tensor WhT = transposed(c->W_hh), WiT = transposed(c->W_ih);
         ty_tensor wh = columns(&WhT, c0, c1), wi = columns(&WiT, d0, d1);
         if (c0 < c1) ty_pack(c->P_hhT + c0 * c->H, &wh);
         if (d0 < d1) ty_pack(c->P_ihT + d0 * c->H, &wi);
     }
-    if (s > len) {
-        backward_lane_products(c, c0, c1, d0, d1);
+    if (phase > len) {
+        backward_lane_products(c, t0, t1, c0, c1, d0, d1);
         return;
     }
-    if (s > 0) backward_lane_second_half(c, c->t1 - s, c0, c1);
-    if (s < len) backward_lane_first_half(c, c->t1 - 1 - s, c0, c1, d0, d1);
+    if (phase > 0) backward_lane_second_half(c, t0, t1 - phase, c0, c1);
+    if (phase < len) backward_lane_first_half(c, t0, t1, t1 - 1 - phase, c0, c1, d0, d1);
 }
 
 static int backward_on_lanes(int lanes, ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih,
@@ -529,13 +539,9 @@ static int backward_on_lanes(int lanes, ty_tensor *dx, ty_tensor *dh0, ty_tensor
     c.dh_buf[0] = c.dXc + R * D;
     c.dh_buf[1] = c.dh_buf[0] + N * H;
     memset(c.dh_buf[0], 0, (size_t)(N * H) * sizeof(double)); /* dh after the last step */
-    c.N = N, c.T = T, c.D = D, c.H = H;
-    for (int64_t t1 = T; t1 > 0;) {
-        int64_t t0 = t1 > C ? t1 - C : 0;
-        c.t0 = t0, c.t1 = t1, c.first_chunk = t1 == T;
-        ty_lanes_run(lanes, (t1 - t0) + 2, backward_lane, &c);
-        t1 = t0;
-    }
+    c.N = N, c.T = T, c.D = D, c.H = H, c.C = C;
+    int64_t chunks = (T + C - 1) / C, last = T - (chunks - 1) * C; /* steps in the last */
+    ty_lanes_run(lanes, (chunks - 1) * (C + 2) + last + 2, backward_lane, &c);
     return TY_OK;
 }
 
@@ -626,9 +632,8 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
        per step) or else on a row-major copy of it, which OpenBLAS multiplies about a tenth
        faster (one thread, N64 H512) than a transposed view; see long_sequence. */
     int lanes = step_lanes(N, T, H);
-    ty_tensor probe = matrix(NULL, N, H, H, 1);
-    if (lanes > 1 && ty_packed_fits(dh0, &probe) && ty_packed_fits(dW_ih, &probe) &&
-        ty_packed_fits(dW_hh, &probe)) {
+    /* the lanes write dh0, dW_ih and dW_hh as packed products do: unit column strides */
+    if (lanes > 1 && ty_packed_fits(dh0, dW_ih) && ty_packed_fits(dW_hh, dW_hh)) {
         int64_t LC = (LANE_CHUNK_ROWS + N - 1) / N; /* N > 0 on a long sequence */
         return backward_on_lanes(lanes, dx, dh0, dW_ih, dW_hh, db, dout, x, h0, h, W_ih, W_hh,
                                  LC < T ? LC : T, ws, a, e);
