@@ -14,9 +14,8 @@ local FIXTURES = "spec/fixtures/npy/"
 -- Equal values: tensors by shape and elements, tables deeply, anything else by ==.
 local function same(a, b)
   local ta, tb = getmetatable(a), getmetatable(b)
-  if type(a) == "userdata" and ta and ta.__name == "tycho.Tensor" then
-    return type(b) == "userdata" and getmetatable(b) == ta and a:dim() == b:dim()
-      and a:equal(b)
+  if tycho.is_tensor(a) then
+    return tycho.is_tensor(b) and a:dim() == b:dim() and a:equal(b)
   end
   if type(a) == "table" and type(b) == "table" and not ta and not tb then
     for k, v in pairs(a) do if not same(v, b[k]) then return false end end

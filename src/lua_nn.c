@@ -116,7 +116,7 @@ static void weights(lua_State *L, const lt_rnn *r, const char *fname, ty_tensor 
     *W_hh = r->W_hh->data ? r->W_hh : NULL;
     *b = r->b->data ? r->b : NULL;
     if (!*W_ih || !*W_hh || !*b)
-        luaL_error(L, "%s: the layer's %s is not a tensor", fname,
+        luaL_error(L, "%s: the layer's %s was closed", fname,
                    !*W_ih ? "W_ih" : !*W_hh ? "W_hh" : "b");
 }
 
@@ -155,42 +155,93 @@ static int rnn_new(lua_State *L)
     return 1;
 }
 
+/* Every method reads and checks what it uses twice: before allocating its results, for their
+   shapes, and after, because an allocation may run finalizers, and a finalizer may close a
+   tensor or assign the layer's weights. No Lua code runs between the second check and the
+   math, so the math sees what was checked; a result allocated for shapes that changed
+   meanwhile is an error (allocated() below). */
+
+/* What forward_step uses: arguments 2 and 3 and the weights. */
+typedef struct step_use {
+    ty_tensor *x, *prev_h, *W_ih, *W_hh, *b;
+} step_use;
+
+static void read_step(lua_State *L, const lt_rnn *r, step_use *u)
+{
+    u->x = check_named(L, 2, "forward_step", "x");
+    u->prev_h = check_named(L, 3, "forward_step", "prev_h");
+    weights(L, r, "forward_step", &u->W_ih, &u->W_hh, &u->b);
+    ty_error e;
+    raise_if(L, ty_rnn_check_step(u->x, u->prev_h, u->W_ih, u->W_hh, u->b, "forward_step", &e), &e);
+}
+
+/* A result allocated before the second check must still have the shape it needs. */
+static void allocated(lua_State *L, const ty_tensor *t, int ndim, const int64_t *shape,
+                      const char *fname, const char *what)
+{
+    int same = t->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
+    if (!same)
+        luaL_error(L, "%s: the sizes changed during the call (a finalizer assigned %s's "
+                      "inputs or weights)", fname, what);
+}
+
 static int rnn_forward_step(lua_State *L)
 {
     lt_rnn *r = check_self(L, "RNNLayer");
-    ty_tensor *x = check_named(L, 2, "forward_step", "x");
-    ty_tensor *prev_h = check_named(L, 3, "forward_step", "prev_h");
-    ty_tensor *W_ih, *W_hh, *b;
-    weights(L, r, "forward_step", &W_ih, &W_hh, &b);
-    ty_error e;
-    raise_if(L, ty_rnn_check_step(x, prev_h, W_ih, W_hh, b, "forward_step", &e), &e);
-    int64_t shape[2] = { x->shape[0], W_ih->shape[1] };
+    step_use u;
+    read_step(L, r, &u);
+    int64_t shape[2] = { u.x->shape[0], u.W_ih->shape[1] };
     ty_tensor *next_h = lt_push_new_up(L, 2, shape);
-    raise_if(L, ty_rnn_step_forward(next_h, x, prev_h, W_ih, W_hh, b, &r->alloc, &e), &e);
+    read_step(L, r, &u);
+    shape[0] = u.x->shape[0];
+    shape[1] = u.W_ih->shape[1];
+    allocated(L, next_h, 2, shape, "forward_step", "next_h");
+    ty_error e;
+    raise_if(L, ty_rnn_step_forward(next_h, u.x, u.prev_h, u.W_ih, u.W_hh, u.b, &r->alloc, &e), &e);
     set_uv(L, 1, 2, UV_STEP_X);
     set_uv(L, 1, -1, UV_STEP_NEXT_H);
     return 1;
 }
 
+/* What backward_step uses: arguments 2 and 3, the last forward_step's x and next_h, the
+   weights. */
+typedef struct step_back_use {
+    ty_tensor *prev_h, *dnext_h, *x, *next_h, *W_ih, *W_hh, *b;
+} step_back_use;
+
+static void read_step_back(lua_State *L, const lt_rnn *r, step_back_use *u)
+{
+    u->prev_h = check_named(L, 2, "backward_step", "prev_h");
+    u->dnext_h = check_named(L, 3, "backward_step", "dnext_h");
+    u->x = cached(L, UV_STEP_X, "backward_step", "forward_step", "x");
+    u->next_h = cached(L, UV_STEP_NEXT_H, "backward_step", "forward_step", "next_h");
+    weights(L, r, "backward_step", &u->W_ih, &u->W_hh, &u->b);
+    ty_error e;
+    raise_if(L, ty_rnn_check_step_backward(u->prev_h, u->dnext_h, u->x, u->next_h, u->W_ih,
+                                           u->W_hh, u->b, &e), &e);
+}
+
 static int rnn_backward_step(lua_State *L)
 {
     lt_rnn *r = check_self(L, "RNNLayer");
-    ty_tensor *prev_h = check_named(L, 2, "backward_step", "prev_h");
-    ty_tensor *dnext_h = check_named(L, 3, "backward_step", "dnext_h");
-    ty_tensor *x = cached(L, UV_STEP_X, "backward_step", "forward_step", "x");
-    ty_tensor *next_h = cached(L, UV_STEP_NEXT_H, "backward_step", "forward_step", "next_h");
-    ty_tensor *W_ih, *W_hh, *b;
-    weights(L, r, "backward_step", &W_ih, &W_hh, &b);
-    ty_error e;
-    raise_if(L, ty_rnn_check_step_backward(prev_h, dnext_h, x, next_h, W_ih, W_hh, &e), &e);
+    step_back_use u;
+    read_step_back(L, r, &u);
     int base = lua_gettop(L);
-    ty_tensor *dx = lt_push_new_up(L, 2, x->shape);
-    ty_tensor *dprev = lt_push_new_up(L, 2, prev_h->shape);
-    ty_tensor *dW_ih = lt_push_new_up(L, 2, W_ih->shape);
-    ty_tensor *dW_hh = lt_push_new_up(L, 2, W_hh->shape);
-    ty_tensor *db = lt_push_new_up(L, 1, b->shape);
-    raise_if(L, ty_rnn_step_backward(dx, dprev, dW_ih, dW_hh, db, x, prev_h, next_h, dnext_h,
-                                     W_ih, W_hh, &r->ws, &r->alloc, &e), &e);
+    ty_tensor *dx = lt_push_new_up(L, 2, u.x->shape);
+    ty_tensor *dprev = lt_push_new_up(L, 2, u.prev_h->shape);
+    ty_tensor *dW_ih = lt_push_new_up(L, 2, u.W_ih->shape);
+    ty_tensor *dW_hh = lt_push_new_up(L, 2, u.W_hh->shape);
+    ty_tensor *db = lt_push_new_up(L, 1, u.b->shape);
+    read_step_back(L, r, &u);
+    allocated(L, dx, 2, u.x->shape, "backward_step", "dx");
+    allocated(L, dprev, 2, u.prev_h->shape, "backward_step", "dprev_H");
+    allocated(L, dW_ih, 2, u.W_ih->shape, "backward_step", "dW_ih");
+    allocated(L, dW_hh, 2, u.W_hh->shape, "backward_step", "dW_hh");
+    allocated(L, db, 1, u.b->shape, "backward_step", "db");
+    ty_error e;
+    raise_if(L, ty_rnn_step_backward(dx, dprev, dW_ih, dW_hh, db, u.x, u.prev_h, u.next_h,
+                                     u.dnext_h, u.W_ih, u.W_hh, &r->ws, &r->alloc, &e), &e);
     set_uv(L, 1, base + 2, UV_DPREV_H);
     set_uv(L, 1, base + 3, UV_DW_IH);
     set_uv(L, 1, base + 4, UV_DW_HH);
@@ -198,6 +249,22 @@ static int rnn_backward_step(lua_State *L)
     set_uv(L, 1, base + 1, UV_DX);
     lua_settop(L, base + 1);
     return 1;
+}
+
+/* What forward uses: x (argument 2, or at xi the contiguous copy made of it), h0 (argument
+   3) and the weights. */
+typedef struct seq_use {
+    ty_tensor *x, *h0, *W_ih, *W_hh, *b;
+} seq_use;
+
+static void read_seq(lua_State *L, const lt_rnn *r, int xi, seq_use *u)
+{
+    check_named(L, 2, "forward", "x");
+    u->x = check_named(L, xi, "forward", "x");
+    u->h0 = check_named(L, 3, "forward", "h0");
+    weights(L, r, "forward", &u->W_ih, &u->W_hh, &u->b);
+    ty_error e;
+    raise_if(L, ty_rnn_check_sequence(u->x, u->h0, u->W_ih, u->W_hh, u->b, &e), &e);
 }
 
 /* x as the forward reads it: itself when its rows reshape into an (N*T) x D matrix, else a
@@ -209,6 +276,7 @@ static int sequence_input(lua_State *L, int i)
     int64_t rows[2] = { x->shape[0] * x->shape[1], x->shape[2] };
     if (ty_view_reshape(&v, 2, rows)) return i;
     ty_tensor *c = lt_push_new_up(L, 3, x->shape);
+    lt_alive(L, x, i);
     ty_copy_flat(c, x);
     return lua_gettop(L);
 }
@@ -216,43 +284,61 @@ static int sequence_input(lua_State *L, int i)
 static int rnn_forward(lua_State *L)
 {
     lt_rnn *r = check_self(L, "RNNLayer");
-    ty_tensor *x = check_named(L, 2, "forward", "x");
-    ty_tensor *h0 = check_named(L, 3, "forward", "h0");
     lua_settop(L, 3);
-    ty_tensor *W_ih, *W_hh, *b;
-    weights(L, r, "forward", &W_ih, &W_hh, &b);
-    ty_error e;
-    raise_if(L, ty_rnn_check_sequence(x, h0, W_ih, W_hh, b, &e), &e);
+    seq_use u;
+    read_seq(L, r, 2, &u);
     int xi = sequence_input(L, 2);
-    x = lua_touserdata(L, xi); /* checked above, or the copy just made */
-    int64_t shape[3] = { x->shape[0], x->shape[1], W_ih->shape[1] };
+    int64_t shape[3] = { u.x->shape[0], u.x->shape[1], u.W_ih->shape[1] };
     ty_tensor *h = lt_push_new_up(L, 3, shape);
-    raise_if(L, ty_rnn_forward(h, x, h0, W_ih, W_hh, b, &r->ws, &r->alloc, &e), &e);
+    read_seq(L, r, xi, &u);
+    shape[0] = u.x->shape[0];
+    shape[1] = u.x->shape[1];
+    shape[2] = u.W_ih->shape[1];
+    allocated(L, h, 3, shape, "forward", "h");
+    ty_error e;
+    raise_if(L, ty_rnn_forward(h, u.x, u.h0, u.W_ih, u.W_hh, u.b, &r->ws, &r->alloc, &e), &e);
     set_uv(L, 1, xi, UV_SEQ_X);
     set_uv(L, 1, 3, UV_SEQ_H0);
     set_uv(L, 1, -1, UV_SEQ_H);
     return 1;
 }
 
+/* What backward uses: dout (argument 2), the last forward's x, h0 and h, the weights. */
+typedef struct seq_back_use {
+    ty_tensor *dout, *x, *h0, *h, *W_ih, *W_hh, *b;
+} seq_back_use;
+
+static void read_seq_back(lua_State *L, const lt_rnn *r, seq_back_use *u)
+{
+    u->dout = check_named(L, 2, "backward", "dout");
+    u->x = cached(L, UV_SEQ_X, "backward", "forward", "x");
+    u->h0 = cached(L, UV_SEQ_H0, "backward", "forward", "h0");
+    u->h = cached(L, UV_SEQ_H, "backward", "forward", "h");
+    weights(L, r, "backward", &u->W_ih, &u->W_hh, &u->b);
+    ty_error e;
+    raise_if(L, ty_rnn_check_backward(u->dout, u->x, u->h, u->W_ih, u->W_hh, u->b, &e), &e);
+}
+
 static int rnn_backward(lua_State *L)
 {
     lt_rnn *r = check_self(L, "RNNLayer");
-    ty_tensor *dout = check_named(L, 2, "backward", "dout");
-    ty_tensor *x = cached(L, UV_SEQ_X, "backward", "forward", "x");
-    ty_tensor *h0 = cached(L, UV_SEQ_H0, "backward", "forward", "h0");
-    ty_tensor *h = cached(L, UV_SEQ_H, "backward", "forward", "h");
-    ty_tensor *W_ih, *W_hh, *b;
-    weights(L, r, "backward", &W_ih, &W_hh, &b);
-    ty_error e;
-    raise_if(L, ty_rnn_check_backward(dout, x, h, W_ih, W_hh, &e), &e);
     lua_settop(L, 2);
-    ty_tensor *dx = lt_push_new_up(L, 3, x->shape);
-    ty_tensor *dh0 = lt_push_new_up(L, 2, h0->shape);
-    ty_tensor *dW_ih = lt_push_new_up(L, 2, W_ih->shape);
-    ty_tensor *dW_hh = lt_push_new_up(L, 2, W_hh->shape);
-    ty_tensor *db = lt_push_new_up(L, 1, b->shape);
-    raise_if(L, ty_rnn_backward(dx, dh0, dW_ih, dW_hh, db, dout, x, h0, h, W_ih, W_hh, &r->ws,
-                                &r->alloc, &e), &e);
+    seq_back_use u;
+    read_seq_back(L, r, &u);
+    ty_tensor *dx = lt_push_new_up(L, 3, u.x->shape);
+    ty_tensor *dh0 = lt_push_new_up(L, 2, u.h0->shape);
+    ty_tensor *dW_ih = lt_push_new_up(L, 2, u.W_ih->shape);
+    ty_tensor *dW_hh = lt_push_new_up(L, 2, u.W_hh->shape);
+    ty_tensor *db = lt_push_new_up(L, 1, u.b->shape);
+    read_seq_back(L, r, &u);
+    allocated(L, dx, 3, u.x->shape, "backward", "dx");
+    allocated(L, dh0, 2, u.h0->shape, "backward", "dh0");
+    allocated(L, dW_ih, 2, u.W_ih->shape, "backward", "dW_ih");
+    allocated(L, dW_hh, 2, u.W_hh->shape, "backward", "dW_hh");
+    allocated(L, db, 1, u.b->shape, "backward", "db");
+    ty_error e;
+    raise_if(L, ty_rnn_backward(dx, dh0, dW_ih, dW_hh, db, u.dout, u.x, u.h0, u.h, u.W_ih,
+                                u.W_hh, &r->ws, &r->alloc, &e), &e);
     set_uv(L, 1, 3, UV_DX);
     set_uv(L, 1, 4, UV_DH0);
     set_uv(L, 1, 5, UV_DW_IH);
@@ -352,6 +438,7 @@ static int tanh_forward(lua_State *L)
     check_self(L, "Tanh");
     ty_tensor *x = check_named(L, 2, "Tanh.forward", "x");
     ty_tensor *y = lt_push_new_up(L, x->ndim, x->shape);
+    lt_alive(L, x, 2);
     ty_unary(y, x, TY_TANH);
     lua_pushvalue(L, -1);
     lua_setiuservalue(L, 1, 1);
@@ -362,8 +449,9 @@ static int tanh_backward(lua_State *L)
 {
     check_self(L, "Tanh");
     ty_tensor *dout = check_named(L, 2, "Tanh.backward", "dout");
+    lua_settop(L, 2);
     lua_getiuservalue(L, 1, 1);
-    ty_tensor *y = lt_test_up(L, -1);
+    ty_tensor *y = lt_test_up(L, 3);
     if (!y) return luaL_error(L, "Tanh.backward: call forward first");
     if (!y->data)
         return luaL_error(L, "Tanh.backward: forward's output y was closed; call forward again");
@@ -373,6 +461,8 @@ static int tanh_backward(lua_State *L)
                           LT_SHAPE(y, s2));
     }
     ty_tensor *dx = lt_push_new_up(L, y->ndim, y->shape);
+    lt_alive(L, dout, 2);
+    lt_alive(L, y, 3); /* forward's y, pushed above */
     /* dx = dout * (1 - y^2) */
     ty_binary(dx, y, y, TY_MUL);
     double one = 1.0;
@@ -426,6 +516,8 @@ void lt_open_nn(lua_State *L)
         lua_setfield(L, mt, "__tostring");
         lua_pushcfunction(L, rnn_gc);
         lua_setfield(L, mt, "__gc");
+        lua_pushliteral(L, LT_RNN); /* locked, as the tensor metatables are */
+        lua_setfield(L, mt, "__metatable");
     }
     lua_pop(L, 1);
     if (lt_newmetatable(L, LT_TANH, &tanh_key)) {
@@ -434,6 +526,8 @@ void lt_open_nn(lua_State *L)
         luaL_setfuncs(L, tanh_methods, 3);
         lua_pushvalue(L, -1);
         lua_setfield(L, -2, "__index");
+        lua_pushliteral(L, LT_TANH);
+        lua_setfield(L, -2, "__metatable");
     }
     lua_pop(L, 1);
     lua_newtable(L);

@@ -2,6 +2,7 @@
    broadcasting, reductions and products. Checks every argument, then calls the core. */
 #include "lua_tensor.h"
 
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -87,6 +88,11 @@ ty_tensor *lt_check(lua_State *L, int i)
     if (!t) luaL_typeerror(L, i, "tensor");
     if (!t->data) luaL_argerror(L, i, "tensor was closed");
     return t;
+}
+
+void lt_alive(lua_State *L, const ty_tensor *t, int i)
+{
+    if (!t->data) luaL_argerror(L, i, "tensor was closed during the call");
 }
 
 /* Bytes of tensor data alive in a Lua state, outside its heap, and what the last full
@@ -222,8 +228,11 @@ static int alloc_or_raise(lua_State *L, tally *tl, ty_tensor *t, int ndim, const
     return rc;
 }
 
-static ty_tensor *push_new(lua_State *L, int ndim, const int64_t *shape, int small_mt_up)
+static ty_tensor *push_new(lua_State *L, int ndim, const int64_t *shape_in, int small_mt_up)
 {
+    /* shape_in may be a tensor's own shape, and stepping the collector may close it */
+    int64_t shape[TY_MAX_DIMS];
+    if (ndim > 0 && ndim <= TY_MAX_DIMS) memcpy(shape, shape_in, (size_t)ndim * sizeof shape[0]);
     /* Step the collector before a big allocation rather than after: the temporaries of the
        previous iteration of a loop are freed first, and the new tensor reuses their warm
        memory instead of growing the working set past the caches. One tally lookup serves
@@ -266,18 +275,28 @@ ty_tensor *lt_push_new_up(lua_State *L, int ndim, const int64_t *shape)
 
 ty_tensor *lt_push_view(lua_State *L, const ty_tensor *src, int owner)
 {
+    owner = lua_absindex(L, owner);
+    ty_tensor *o = lua_touserdata(L, owner);
     if (src->storage) {
         ty_tensor *t = lt_push_empty(L);
+        /* the allocation may have run a finalizer that closed the owner, and with it the
+           storage src names: share it only if the owner still holds it */
+        lt_alive(L, o, owner);
         ty_tensor_share(t, src);
         return t;
     }
-    /* src's elements live in the userdata at owner (or in what that one keeps alive) */
-    owner = lua_absindex(L, owner);
+    /* src's elements live inside a small tensor: the owner itself, or the base its own user
+       value holds when the owner is a view (so views of views never chain) */
     ty_tensor *t = lua_newuserdatauv(L, sizeof *t, 1);
-    *t = *src;
+    memset(t, 0, sizeof *t);
     lt_setmetatable(L, &small_key);
-    lua_pushvalue(L, owner);
+    if (lua_getiuservalue(L, owner, 1) != LUA_TUSERDATA) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, owner);
+    }
     lua_setiuservalue(L, -2, 1);
+    lt_alive(L, o, owner);
+    *t = *src;
     return t;
 }
 
@@ -296,15 +315,39 @@ static int64_t check_size(lua_State *L, int i, const char *fname)
     return (int64_t)v;
 }
 
+/* Tables of numbers (shapes, data) are read raw: no metamethod runs between reading a
+   length and reading the elements, so what was checked is what is used. A table whose
+   metatable has __len or __index would read differently raw than through Lua, so it is an
+   error rather than a silent surprise. */
+static void check_plain(lua_State *L, int idx, const char *fname, const char *what)
+{
+    int len = luaL_getmetafield(L, idx, "__len") != LUA_TNIL; /* raw reads of the metatable */
+    if (len) lua_pop(L, 1);
+    int index = !len && luaL_getmetafield(L, idx, "__index") != LUA_TNIL;
+    if (index) lua_pop(L, 1);
+    if (len || index)
+        luaL_error(L, "%s: %s has a %s metamethod (tables are read raw: pass a plain table)",
+                   fname, what, len ? "__len" : "__index");
+}
+
+/* The length of the plain table at idx as a count of dimensions (at most TY_MAX_DIMS). */
+static int table_ndim(lua_State *L, int idx, const char *fname)
+{
+    check_plain(L, idx, fname, "the shape table");
+    lua_Unsigned n = lua_rawlen(L, idx);
+    if (n > TY_MAX_DIMS)
+        luaL_error(L, "%s: %I dimensions (at most %d)", fname, (lua_Integer)(n > LUA_MAXINTEGER ? LUA_MAXINTEGER : n),
+                   TY_MAX_DIMS);
+    return (int)n;
+}
+
 int lt_read_shape(lua_State *L, int first, int64_t *shape, const char *fname)
 {
     int top = lua_gettop(L), nd = 0;
     if (first <= top && lua_type(L, first) == LUA_TTABLE) {
-        nd = (int)luaL_len(L, first);
-        if (nd > TY_MAX_DIMS)
-            return luaL_error(L, "%s: %d dimensions (at most %d)", fname, nd, TY_MAX_DIMS);
+        nd = table_ndim(L, first, fname);
         for (int i = 0; i < nd; i++) {
-            lua_geti(L, first, i + 1);
+            lua_rawgeti(L, first, i + 1);
             shape[i] = check_size(L, -1, fname);
             lua_pop(L, 1);
         }
@@ -376,7 +419,8 @@ static void extent(const ty_tensor *t, const double **lo, const double **hi)
 /* src as an in-place op may read it while dst is written: itself when the two cannot
    interfere (disjoint memory, or the very same view), else a pushed copy (NumPy does the
    same for overlapping operands). */
-static const ty_tensor *unaliased(lua_State *L, const ty_tensor *dst, const ty_tensor *src)
+static const ty_tensor *unaliased(lua_State *L, const ty_tensor *dst, const ty_tensor *src,
+                                  int si)
 {
     if (ty_numel(src) == 0 || ty_numel(dst) == 0) return src;
     if (src->data == dst->data && ty_same_shape(src, dst) &&
@@ -387,17 +431,22 @@ static const ty_tensor *unaliased(lua_State *L, const ty_tensor *dst, const ty_t
     extent(dst, &dlo, &dhi);
     if (shi < dlo || dhi < slo) return src;
     ty_tensor *c = push_like(L, src);
+    lt_alive(L, src, si);
     ty_copy_flat(c, src);
     return c;
 }
 
 /* ---- creation ------------------------------------------------------------------------- */
 
-/* Walks a nested table to find its shape, checking that it is rectangular. */
+/* Walks a nested table (raw, as check_plain says) to find its shape, checking that it is
+   rectangular. */
 static void table_shape(lua_State *L, int idx, int depth, int *nd, int64_t *shape, int *known)
 {
     if (depth >= TY_MAX_DIMS) luaL_error(L, "tensor: more than %d levels of nesting", TY_MAX_DIMS);
-    int64_t n = (int64_t)luaL_len(L, idx);
+    check_plain(L, idx, "tensor", depth ? "a nested table" : "the table");
+    lua_Unsigned un = lua_rawlen(L, idx);
+    if (un > ((lua_Unsigned)1 << 50)) luaL_error(L, "tensor: a table of over 2^50 elements");
+    int64_t n = (int64_t)un;
     if (depth < *known) {
         if (shape[depth] != n)
             luaL_error(L, "tensor: ragged table (a row at depth %d has %I elements, expected %I)",
@@ -408,7 +457,7 @@ static void table_shape(lua_State *L, int idx, int depth, int *nd, int64_t *shap
         *nd = depth + 1;
     }
     for (int64_t i = 1; i <= n; i++) {
-        int ty = lua_geti(L, idx, (lua_Integer)i);
+        int ty = lua_rawgeti(L, idx, (lua_Integer)i);
         if (ty == LUA_TTABLE) {
             if (*nd > depth + 1 || i == 1) table_shape(L, lua_gettop(L), depth + 1, nd, shape, known);
             else luaL_error(L, "tensor: ragged table (element %I at depth %d is a table, others are numbers)",
@@ -425,13 +474,23 @@ static void table_shape(lua_State *L, int idx, int depth, int *nd, int64_t *shap
     }
 }
 
-static double *table_fill(lua_State *L, int idx, int depth, int nd, double *out)
+/* Copies the elements into out, checking the shape again as it goes: the tensor's
+   allocation between the two walks may have run a finalizer that changed the table. */
+static double *table_fill(lua_State *L, int idx, int depth, int nd, const int64_t *shape,
+                          double *out)
 {
-    int64_t n = (int64_t)luaL_len(L, idx);
+    int64_t n = shape[depth];
+    if (lua_type(L, idx) != LUA_TTABLE || lua_rawlen(L, idx) != (lua_Unsigned)n)
+        luaL_error(L, "tensor: the table changed while it was read (at depth %d)", depth + 1);
     for (int64_t i = 1; i <= n; i++) {
-        lua_geti(L, idx, (lua_Integer)i);
-        if (depth + 1 < nd) out = table_fill(L, lua_gettop(L), depth + 1, nd, out);
-        else *out++ = lua_tonumber(L, -1);
+        int ty = lua_rawgeti(L, idx, (lua_Integer)i);
+        if (depth + 1 < nd) {
+            out = table_fill(L, lua_gettop(L), depth + 1, nd, shape, out);
+        } else {
+            if (ty != LUA_TNUMBER)
+                luaL_error(L, "tensor: the table changed while it was read (at depth %d)", depth + 1);
+            *out++ = lua_tonumber(L, -1);
+        }
         lua_pop(L, 1);
     }
     return out;
@@ -448,6 +507,7 @@ static int l_tensor(lua_State *L)
     if (src) {
         if (!src->data) luaL_argerror(L, 1, "tensor was closed");
         ty_tensor *t = push_like(L, src);
+        lt_alive(L, src, 1);
         ty_copy_flat(t, src);
         return 1;
     }
@@ -456,7 +516,7 @@ static int l_tensor(lua_State *L)
     int64_t shape[TY_MAX_DIMS];
     table_shape(L, 1, 0, &nd, shape, &known);
     ty_tensor *t = lt_push_new(L, nd, shape);
-    if (ty_numel(t) > 0) table_fill(L, 1, 0, nd, t->data);
+    if (ty_numel(t) > 0) table_fill(L, 1, 0, nd, shape, t->data);
     return 1;
 }
 
@@ -534,11 +594,19 @@ static int l_arange(lua_State *L)
         step = luaL_optnumber(L, 3, 1.0);
     }
     if (step == 0) return luaL_error(L, "arange: step must not be zero");
-    double len = ceil((stop - start) / step);
+    /* NumPy's length: ceil((stop - start) / step), except that a quotient that is exactly
+       zero from a nonzero span (an infinite step) counts one element when positive */
+    double q = (stop - start) / step;
+    double len = (q == 0 && stop != start) ? (signbit(q) ? 0 : 1) : ceil(q);
     if (!(len < 1e15)) return luaL_error(L, "arange: too many elements (%f)", len);
     int64_t n = len > 0 ? (int64_t)len : 0;
     ty_tensor *t = lt_push_new(L, 1, &n);
-    for (int64_t i = 0; i < n; i++) t->data[i] = start + (double)i * step;
+    /* NumPy's values: start, start + step, then start + i * delta with delta the
+       difference of those two as rounded (not step itself) */
+    if (n > 0) t->data[0] = start;
+    if (n > 1) t->data[1] = start + step;
+    double delta = (start + step) - start;
+    for (int64_t i = 2; i < n; i++) t->data[i] = start + (double)i * delta;
     return 1;
 }
 
@@ -546,9 +614,10 @@ static int l_arange(lua_State *L)
 
 static void push_shape(lua_State *L, const ty_tensor *t)
 {
-    lua_createtable(L, t->ndim, 0);
-    for (int i = 0; i < t->ndim; i++) {
-        lua_pushinteger(L, (lua_Integer)t->shape[i]);
+    ty_tensor h = *t; /* the table's allocation may run a finalizer that closes t */
+    lua_createtable(L, h.ndim, 0);
+    for (int i = 0; i < h.ndim; i++) {
+        lua_pushinteger(L, (lua_Integer)h.shape[i]);
         lua_rawseti(L, -2, i + 1);
     }
 }
@@ -644,10 +713,9 @@ static int read_new_shape(lua_State *L, const ty_tensor *t, int64_t *shape, cons
     int top = lua_gettop(L), nd;
     lua_Integer raw[TY_MAX_DIMS];
     if (top >= 2 && lua_type(L, 2) == LUA_TTABLE) {
-        nd = (int)luaL_len(L, 2);
-        if (nd > TY_MAX_DIMS) return luaL_error(L, "%s: %d dimensions (at most %d)", fname, nd, TY_MAX_DIMS);
+        nd = table_ndim(L, 2, fname);
         for (int i = 0; i < nd; i++) {
-            lua_geti(L, 2, i + 1);
+            lua_rawgeti(L, 2, i + 1);
             int ok;
             raw[i] = lua_tointegerx(L, -1, &ok);
             if (!ok) return luaL_error(L, "%s: sizes must be integers", fname);
@@ -717,6 +785,7 @@ static int m_reshape(lua_State *L)
         lt_push_view(L, &v, 1);
     } else {
         ty_tensor *c = lt_push_new(L, nd, shape);
+        lt_alive(L, t, 1);
         ty_copy_flat(c, t);
     }
     return 1;
@@ -730,6 +799,7 @@ static int m_contiguous(lua_State *L)
         return 1;
     }
     ty_tensor *c = push_like(L, t);
+    lt_alive(L, t, 1);
     ty_copy_flat(c, t);
     return 1;
 }
@@ -739,6 +809,7 @@ static int m_flatten(lua_State *L)
     ty_tensor *t = lt_check(L, 1);
     int64_t n = ty_numel(t);
     ty_tensor *c = lt_push_new(L, 1, &n);
+    lt_alive(L, t, 1);
     ty_copy_flat(c, t);
     return 1;
 }
@@ -769,7 +840,15 @@ static int m_set(lua_State *L)
 {
     ty_tensor *t = lt_check(L, 1);
     int top = lua_gettop(L);
-    double v = luaL_checknumber(L, top);
+    if (top < 2) {
+        char b[96];
+        return luaL_error(L, "set: expected %d indexes and a value for a %d-d tensor (%s), got nothing",
+                          t->ndim, t->ndim, LT_SHAPE(t, b));
+    }
+    if (lua_type(L, top) != LUA_TNUMBER)
+        return luaL_error(L, "set: the value (argument %d) must be a number, got %s", top,
+                          lt_test(L, top) ? "a tensor (use copy_ or t[i] = v)" : luaL_typename(L, top));
+    double v = lua_tonumber(L, top);
     *element_at(L, t, 2, top - 2, "set") = v;
     lua_settop(L, 1);
     return 1;
@@ -788,16 +867,18 @@ static int m_item(lua_State *L)
     return 1;
 }
 
-static void push_table(lua_State *L, const ty_tensor *t, int dim, const double *p)
+/* Builds the nested tables of h's elements; pin keeps the elements alive (index of a view
+   of them), whatever a finalizer run by a table's allocation closes meanwhile. */
+static void push_table(lua_State *L, const ty_tensor *h, int dim, const double *p)
 {
     luaL_checkstack(L, 4, "totable");
-    if (dim == t->ndim) {
+    if (dim == h->ndim) {
         lua_pushnumber(L, *p);
         return;
     }
-    lua_createtable(L, (int)t->shape[dim], 0);
-    for (int64_t i = 0; i < t->shape[dim]; i++) {
-        push_table(L, t, dim + 1, p + i * t->stride[dim]);
+    lua_createtable(L, h->shape[dim] < INT_MAX ? (int)h->shape[dim] : INT_MAX, 0);
+    for (int64_t i = 0; i < h->shape[dim]; i++) {
+        push_table(L, h, dim + 1, p + i * h->stride[dim]);
         lua_rawseti(L, -2, (lua_Integer)(i + 1));
     }
 }
@@ -805,7 +886,8 @@ static void push_table(lua_State *L, const ty_tensor *t, int dim, const double *
 static int m_totable(lua_State *L)
 {
     ty_tensor *t = lt_check(L, 1);
-    push_table(L, t, 0, t->data);
+    ty_tensor h = *lt_push_view(L, t, 1); /* the pin */
+    push_table(L, &h, 0, h.data);
     return 1;
 }
 
@@ -851,7 +933,9 @@ static int m_index(lua_State *L)
     return 1;
 }
 
-static void assign_checked(lua_State *L, ty_tensor *dst, const ty_tensor *src, const char *fname)
+/* dst is a header made from the tensor at index 1, src the operand at index si. */
+static void assign_checked(lua_State *L, ty_tensor *dst, const ty_tensor *src, int si,
+                           const char *fname)
 {
     int nd;
     int64_t shape[TY_MAX_DIMS];
@@ -864,7 +948,10 @@ static void assign_checked(lua_State *L, ty_tensor *dst, const ty_tensor *src, c
         luaL_error(L, "%s: cannot broadcast a %s value into a %s target", fname, LT_SHAPE(src, b1),
                    LT_SHAPE(dst, b2));
     }
-    ty_assign(dst, unaliased(L, dst, src));
+    const ty_tensor *from = unaliased(L, dst, src, si);
+    lt_alive(L, lua_touserdata(L, 1), 1);
+    lt_alive(L, src, si);
+    ty_assign(dst, from);
 }
 
 static int m_newindex(lua_State *L)
@@ -883,7 +970,7 @@ static int m_newindex(lua_State *L)
     ty_tensor tmp;
     double v;
     const ty_tensor *src = check_operand(L, 3, &tmp, &v);
-    assign_checked(L, &slot, src, "newindex");
+    assign_checked(L, &slot, src, 3, "newindex");
     return 0;
 }
 
@@ -893,6 +980,7 @@ static int m_clone(lua_State *L)
 {
     ty_tensor *t = lt_check(L, 1);
     ty_tensor *c = push_like(L, t);
+    lt_alive(L, t, 1);
     ty_copy_flat(c, t);
     return 1;
 }
@@ -903,7 +991,7 @@ static int m_copy_(lua_State *L)
     ty_tensor tmp;
     double v;
     const ty_tensor *src = check_operand(L, 2, &tmp, &v);
-    assign_checked(L, t, src, "copy_");
+    assign_checked(L, t, src, 2, "copy_");
     lua_settop(L, 1);
     return 1;
 }
@@ -940,7 +1028,10 @@ static int inplace(lua_State *L, ty_binop op, const char *fname)
         return luaL_error(L, "%s: cannot broadcast a %s operand into the %s tensor", fname,
                           LT_SHAPE(b, b1), LT_SHAPE(t, b2));
     }
-    ty_binary(t, t, unaliased(L, t, b), op);
+    const ty_tensor *from = unaliased(L, t, b, 2);
+    lt_alive(L, t, 1);
+    lt_alive(L, b, 2);
+    ty_binary(t, t, from, op);
     lua_settop(L, 1);
     return 1;
 }
@@ -963,6 +1054,8 @@ static int binary(lua_State *L, ty_binop op, const char *fname)
     ty_error e;
     if (ty_broadcast_shape(a, b, &nd, shape, &e)) return luaL_error(L, "%s: %s", fname, e.msg);
     ty_tensor *out = lt_push_new(L, nd, shape);
+    lt_alive(L, a, 1);
+    lt_alive(L, b, 2);
     ty_binary(out, a, b, op);
     return 1;
 }
@@ -985,6 +1078,7 @@ static int unary(lua_State *L, ty_unop op)
 {
     ty_tensor *t = lt_check(L, 1);
     ty_tensor *out = push_like(L, t);
+    lt_alive(L, t, 1);
     ty_unary(out, t, op);
     return 1;
 }
@@ -1003,6 +1097,7 @@ static int m_clip(lua_State *L)
     double lo = luaL_optnumber(L, 2, -HUGE_VAL), hi = luaL_optnumber(L, 3, HUGE_VAL);
     if (lo > hi) return luaL_error(L, "clip: lower bound %f is above upper bound %f", lo, hi);
     ty_tensor *out = push_like(L, t);
+    lt_alive(L, t, 1);
     ty_clip(out, t, lo, hi);
     return 1;
 }
@@ -1024,6 +1119,9 @@ static int l_where(lua_State *L)
     memcpy(ca.shape, s1, sizeof s1);
     if (ty_broadcast_shape(&ca, b, &nd, shape, &e)) return luaL_error(L, "where: %s", e.msg);
     ty_tensor *out = lt_push_new(L, nd, shape);
+    lt_alive(L, c, 1);
+    lt_alive(L, a, 2);
+    lt_alive(L, b, 3);
     ty_where(out, c, a, b);
     return 1;
 }
@@ -1050,6 +1148,7 @@ static int reduce(lua_State *L, ty_reduce op, const char *fname)
     ty_tensor rest = *t;
     ty_view_select(&rest, d, 0);
     ty_tensor *out = lt_push_new(L, rest.ndim, rest.shape);
+    lt_alive(L, t, 1);
     ty_reduce_dim(out, t, d, op);
     if (arg) {
         double one = 1.0;
@@ -1121,6 +1220,13 @@ static int mismatch(lua_State *L, const char *fname, const ty_tensor *a, const t
                       LT_SHAPE(b, b2), why);
 }
 
+/* The operands of a product (arguments 1 and 2), after the result's allocation. */
+static void operands_alive(lua_State *L, const ty_tensor *a, const ty_tensor *b)
+{
+    lt_alive(L, a, 1);
+    lt_alive(L, b, 2);
+}
+
 /* matmul for 1-d and 2-d operands (NumPy rules: 1-d is a row on the left, a column on the right). */
 static int product_2d(lua_State *L, const ty_tensor *a, const ty_tensor *b, const char *fname)
 {
@@ -1134,6 +1240,7 @@ static int product_2d(lua_State *L, const ty_tensor *a, const ty_tensor *b, cons
             return mismatch(L, fname, a, b, "columns of the first must equal rows of the second");
         int64_t shape[2] = { a->shape[0], b->shape[1] };
         ty_tensor *out = lt_push_new(L, 2, shape);
+        operands_alive(L, a, b);
         gemm_or_raise(L, out, a, b);
         return 1;
     }
@@ -1141,6 +1248,7 @@ static int product_2d(lua_State *L, const ty_tensor *a, const ty_tensor *b, cons
         if (a->shape[1] != b->shape[0])
             return mismatch(L, fname, a, b, "columns of the matrix must equal the vector's length");
         ty_tensor *out = lt_push_new(L, 1, &a->shape[0]);
+        operands_alive(L, a, b);
         gemv_or_raise(L, out, a, b);
         return 1;
     }
@@ -1150,6 +1258,7 @@ static int product_2d(lua_State *L, const ty_tensor *a, const ty_tensor *b, cons
     ty_tensor bt = *b;
     ty_view_transpose(&bt, 0, 1);
     ty_tensor *out = lt_push_new(L, 1, &b->shape[1]);
+    operands_alive(L, a, b);
     gemv_or_raise(L, out, &bt, a);
     return 1;
 }
@@ -1190,6 +1299,7 @@ static int matmul_batched(lua_State *L, const ty_tensor *a0, const ty_tensor *b0
     if (!squeeze_a) shape[nd++] = M;
     if (!squeeze_b) shape[nd++] = N;
     ty_tensor *out = lt_push_new(L, nd, shape);
+    operands_alive(L, a0, b0);
     ty_tensor o2 = *out;
     /* out viewed as batch x M x N */
     o2.ndim = nb + 2;
@@ -1249,12 +1359,13 @@ static int l_dot(lua_State *L)
 }
 
 /* t as a 1-d run of its elements: a view when its layout allows, else a pushed copy. */
-static ty_tensor flat(lua_State *L, const ty_tensor *t)
+static ty_tensor flat(lua_State *L, const ty_tensor *t, int arg)
 {
     ty_tensor v = *t;
     int64_t n = ty_numel(t);
     if (ty_view_reshape(&v, 1, &n)) return v;
     ty_tensor *c = lt_push_new(L, 1, &n);
+    lt_alive(L, t, arg);
     ty_copy_flat(c, t);
     return *c;
 }
@@ -1264,9 +1375,10 @@ static ty_tensor flat(lua_State *L, const ty_tensor *t)
 static int l_outer(lua_State *L)
 {
     ty_tensor *a = lt_check(L, 1), *b = lt_check(L, 2);
-    ty_tensor fa = flat(L, a), fb = flat(L, b);
+    ty_tensor fa = flat(L, a, 1), fb = flat(L, b, 2);
     int64_t shape[2] = { fa.shape[0], fb.shape[0] };
     ty_tensor *out = lt_push_new(L, 2, shape);
+    operands_alive(L, a, b); /* fa, fb: views of them, or copies on the stack */
     fa.ndim = fb.ndim = 2;
     fa.shape[1] = 1;
     fa.stride[1] = 0;
@@ -1294,9 +1406,12 @@ static int m_tostring(lua_State *L)
         lua_pushliteral(L, "tensor(closed)");
         return 1;
     }
+    /* the buffer grows as the text does, and a finalizer its allocations run may close t:
+       the text is made from a view that keeps the elements alive */
+    ty_tensor *pin = lt_push_view(L, t, 1);
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    ty_format_tensor(t, buffer_writer, &b);
+    ty_format_tensor(pin, buffer_writer, &b);
     luaL_pushresult(&b);
     return 1;
 }
@@ -1394,6 +1509,11 @@ void lt_open_tensor(lua_State *L)
         lua_setfield(L, -2, "__index");
         lua_pushliteral(L, "tycho.Tensor");
         lua_setfield(L, -2, "__name");
+        /* getmetatable(t) gives the type name, and setmetatable refuses: a script that could
+           reach the metatable could remove __gc (a leak) or replace it with Lua code (run
+           outside the instruction limit, or closing a tensor a C function is using) */
+        lua_pushliteral(L, "tycho.Tensor");
+        lua_setfield(L, -2, "__metatable");
         /* the small kind: the same fields but __gc */
         lua_newtable(L);
         lua_pushnil(L);

@@ -18,6 +18,12 @@ int   lt_newmetatable(lua_State *L, const char *name, const void *key);
 
 /* The tensor at index i, or a Lua error naming argument i. */
 ty_tensor *lt_check(lua_State *L, int i);
+/* Raises "tensor was closed during the call" (argument i) if t, a tensor userdata this call
+   checked before allocating, has been closed since. Any allocation may run finalizers, and
+   a finalizer may close a tensor: every binding function calls this on each tensor it
+   uses after its last allocation, and no Lua code runs from there until it returns. A
+   tensor's header never changes but by closing it, so one that is not closed is as checked. */
+void lt_alive(lua_State *L, const ty_tensor *t, int i);
 /* The tensor at index i, or NULL if it is not one. */
 ty_tensor *lt_test(lua_State *L, int i);
 /* Hot paths skip the registry: a C function whose upvalues LT_UP_SMALL and LT_UP_TENSOR are
@@ -34,8 +40,9 @@ ty_tensor *lt_push_empty(lua_State *L);
 ty_tensor *lt_push_new(lua_State *L, int ndim, const int64_t *shape);
 /* Tells Lua's collector about tensor data it cannot see (call before allocating it). */
 void lt_gc_pressure(lua_State *L, int64_t elements);
-/* Pushes a view of src, the tensor (or a view of one) held by the userdata at index owner:
-   it shares src's storage, or keeps owner alive when src's elements live inside it. */
+/* Pushes a view with header src (made from the header of the tensor at index owner before
+   this call): it shares the owner's storage, or keeps the small tensor that holds the
+   elements alive (never a chain of views). Raises if the owner was closed meanwhile. */
 ty_tensor *lt_push_view(lua_State *L, const ty_tensor *src, int owner);
 /* The engine allocator for tensor data (the Lua state's allocator). */
 ty_allocator lt_allocator(lua_State *L);

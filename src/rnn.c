@@ -147,17 +147,24 @@ int ty_rnn_check_sequence(const ty_tensor *x, const ty_tensor *h0, const ty_tens
 }
 
 /* The weights must still fit what the forward saw: D from x, H from its result. */
-static int check_weights_fit(const ty_tensor *W_ih, const ty_tensor *W_hh, int64_t D, int64_t H,
-                             const char *fname, ty_error *e)
+static int check_weights_fit(const ty_tensor *W_ih, const ty_tensor *W_hh, const ty_tensor *b,
+                             int64_t D, int64_t H, const char *fname, ty_error *e)
 {
     int rc;
     if ((rc = check_matrix(W_ih, "W_ih", D, H, "the sizes of the last forward", fname, e))) return rc;
-    return check_matrix(W_hh, "W_hh", H, H, "the sizes of the last forward", fname, e);
+    if ((rc = check_matrix(W_hh, "W_hh", H, H, "the sizes of the last forward", fname, e))) return rc;
+    if (b->ndim != 1 || b->shape[0] != H) {
+        char s1[96];
+        return ty_fail(e, TY_EARG, "%s: b is %s but must be %lld (the sizes of the last forward)",
+                       fname, ty_shape_str(b, s1, sizeof s1), (long long)H);
+    }
+    return TY_OK;
 }
 
 int ty_rnn_check_step_backward(const ty_tensor *prev_h, const ty_tensor *dnext_h,
                                const ty_tensor *x, const ty_tensor *next_h,
-                               const ty_tensor *W_ih, const ty_tensor *W_hh, ty_error *e)
+                               const ty_tensor *W_ih, const ty_tensor *W_hh,
+                               const ty_tensor *b, ty_error *e)
 {
     int rc;
     int64_t N = next_h->shape[0], H = next_h->shape[1];
@@ -165,18 +172,19 @@ int ty_rnn_check_step_backward(const ty_tensor *prev_h, const ty_tensor *dnext_h
         return rc;
     if ((rc = check_matrix(dnext_h, "dnext_h", N, H, "the shape of forward_step's result", "backward_step", e)))
         return rc;
-    return check_weights_fit(W_ih, W_hh, x->shape[1], H, "backward_step", e);
+    return check_weights_fit(W_ih, W_hh, b, x->shape[1], H, "backward_step", e);
 }
 
 int ty_rnn_check_backward(const ty_tensor *dout, const ty_tensor *x, const ty_tensor *h,
-                          const ty_tensor *W_ih, const ty_tensor *W_hh, ty_error *e)
+                          const ty_tensor *W_ih, const ty_tensor *W_hh, const ty_tensor *b,
+                          ty_error *e)
 {
     if (!ty_same_shape(dout, h)) {
         char s1[96], s2[96];
         return ty_fail(e, TY_EARG, "backward: dout is %s but forward's result h is %s (they must match)",
                        ty_shape_str(dout, s1, sizeof s1), ty_shape_str(h, s2, sizeof s2));
     }
-    return check_weights_fit(W_ih, W_hh, x->shape[2], h->shape[2], "backward", e);
+    return check_weights_fit(W_ih, W_hh, b, x->shape[2], h->shape[2], "backward", e);
 }
 
 /* The largest H of the one-pass step (N*H*(D+H) <= SMALL_STEP_WORK keeps H under 64). */

@@ -15,12 +15,15 @@ int ty_rnn_check_step(const ty_tensor *x, const ty_tensor *prev_h, const ty_tens
                       const ty_tensor *W_hh, const ty_tensor *b, const char *fname, ty_error *e);
 int ty_rnn_check_sequence(const ty_tensor *x, const ty_tensor *h0, const ty_tensor *W_ih,
                           const ty_tensor *W_hh, const ty_tensor *b, ty_error *e);
-/* backward_step's and backward's arguments against what the last forward saw. */
+/* backward_step's and backward's arguments and every weight against what the last forward
+   saw (the weights may have been replaced since). */
 int ty_rnn_check_step_backward(const ty_tensor *prev_h, const ty_tensor *dnext_h,
                                const ty_tensor *x, const ty_tensor *next_h,
-                               const ty_tensor *W_ih, const ty_tensor *W_hh, ty_error *e);
+                               const ty_tensor *W_ih, const ty_tensor *W_hh,
+                               const ty_tensor *b, ty_error *e);
 int ty_rnn_check_backward(const ty_tensor *dout, const ty_tensor *x, const ty_tensor *h,
-                          const ty_tensor *W_ih, const ty_tensor *W_hh, ty_error *e);
+                          const ty_tensor *W_ih, const ty_tensor *W_hh, const ty_tensor *b,
+                          ty_error *e);
 
 /* next_h (N x H) = tanh(x W_ih + prev_h W_hh + b); x is N x D, prev_h N x H. */
 int ty_rnn_step_forward(ty_tensor *next_h, const ty_tensor *x, const ty_tensor *prev_h,
