@@ -51,6 +51,8 @@ struct tycho {
     unsigned long refused;      /* growths refused (limit, injection, malloc) in this run */
     uint64_t      executed;     /* VM instructions counted in this run */
     int           limit_hit;    /* the instruction limit was exceeded in this run */
+    int           co_nesting;   /* coroutine calls in progress (coroutine_enter) */
+    uintptr_t     co_stack_base; /* the C stack where the outermost of them started */
     int           depth;        /* runs in progress: a host callback may run a nested chunk */
     const char   *err;          /* "", errbuf, or a message anchored in the registry */
     char          errbuf[512];
@@ -276,6 +278,29 @@ static int panic(lua_State *L)
 
 /* ---- the instruction limit --------------------------------------------------------------- */
 
+static void count_hook(lua_State *L, lua_Debug *ar);
+
+static tycho *engine_of(lua_State *L)
+{
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
+/* Past the limit: every instruction of L and of the main thread raises this again. */
+static int raise_limit(lua_State *L, tycho *T, int level)
+{
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+    if (L != T->L) lua_sethook(T->L, count_hook, LUA_MASKCOUNT, 1);
+    char msg[64];
+    snprintf(msg, sizeof msg, "instruction limit of %llu exceeded",
+             (unsigned long long)T->cfg.instruction_limit);
+    luaL_where(L, level);
+    lua_pushstring(L, msg);
+    lua_concat(L, 2);
+    return lua_error(L);
+}
+
 /* Counts instructions in chunks on every thread: coroutines inherit the hook from the
    thread that creates them. Past the limit it fires again on the very next instruction of
    this thread and of the main one (Redis's luaMaskCountHook does the same for its script
@@ -283,9 +308,7 @@ static int panic(lua_State *L)
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    void *ud;
-    lua_getallocf(L, &ud);
-    tycho *T = ud;
+    tycho *T = engine_of(L);
     uint64_t limit = T->cfg.instruction_limit;
     int every = lua_gethookcount(L);
     if (!T->depth || !limit) return;   /* outside tycho_run_*: not counted */
@@ -298,14 +321,7 @@ static void count_hook(lua_State *L, lua_Debug *ar)
         T->executed = limit;
         T->limit_hit = 1;
     }
-    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
-    if (L != T->L) lua_sethook(T->L, count_hook, LUA_MASKCOUNT, 1);
-    char msg[64];
-    snprintf(msg, sizeof msg, "instruction limit of %llu exceeded", (unsigned long long)limit);
-    luaL_where(L, 0);   /* level 0 in a hook: the Lua function that was running */
-    lua_pushstring(L, msg);
-    lua_concat(L, 2);
-    lua_error(L);
+    raise_limit(L, T, 0);   /* level 0 in a hook: the Lua function that was running */
 }
 
 /* Finalizers run with hooks off (lgc.c's GCTM), so a __gc loop would never meet the limit:
@@ -325,6 +341,191 @@ static int guarded_setmetatable(lua_State *L)
     lua_insert(L, 1);
     lua_call(L, lua_gettop(L) - 1, 1);
     return 1;
+}
+
+/* A message handler runs with hooks off when the error came from a hook, i.e. from the limit
+   itself: under the limit, xpcall's handler is wrapped so that it does not run at all
+   once the limit is hit (the limit's message passes through untouched). */
+static int handler_guard(lua_State *L)
+{
+    if (engine_of(L)->limit_hit) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+static int xpcall_done(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    return lua_gettop(L);
+}
+
+static int guarded_xpcall(lua_State *L)
+{
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, handler_guard, 1);
+    lua_replace(L, 2);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    /* with a continuation, so that the protected function may still yield */
+    lua_callk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, xpcall_done);
+    return lua_gettop(L);
+}
+
+/* ---- coroutines -------------------------------------------------------------------------- */
+
+/* coroutine.resume, coroutine.close and the functions coroutine.wrap makes run Lua code on
+   another thread; the engine wraps all three. Under the instruction limit, once it is hit,
+   none starts (a thread resumed later would still have up to HOOK_CHUNK instructions left
+   before its own hook fires, and a tree of coroutines could spend them without end), and
+   the caller raises the limit's error as soon as the call returns. In every engine they
+   also bound how deep they nest in C: Lua 5.4.4 runs a closed coroutine's __close methods
+   with the C-call count the coroutine had when it last ran, so closes nested inside
+   __close methods grow the C stack without Lua noticing, until it overflows. Lua's own
+   bound is about 200 nested C calls; the engine allows COROUTINE_C_STACK bytes of C stack
+   from the outermost of these calls to the innermost. */
+#define COROUTINE_C_STACK ((size_t)1 << 20)
+
+static void coroutine_enter(lua_State *L, tycho *T, const char *fname)
+{
+    char here;
+    uintptr_t at = (uintptr_t)&here;
+    if (T->limit_hit) raise_limit(L, T, 1);
+    if (T->co_nesting == 0) {
+        T->co_stack_base = at;
+    } else {
+        size_t used = T->co_stack_base > at ? T->co_stack_base - at : at - T->co_stack_base;
+        if (used > COROUTINE_C_STACK)
+            luaL_error(L, "%s: coroutines nested too deeply (over %d KB of C stack)", fname,
+                       (int)(COROUTINE_C_STACK >> 10));
+    }
+    T->co_nesting++;
+}
+
+/* Resumes co with the narg values on top of L, between coroutine_enter and its end, as
+   lcorolib's auxresume does it (a call of its own would count a second C level against
+   Lua's bound of about 200, halving how deep coroutines nest): the results or yielded
+   values on L and their count, or the error on L and -1. */
+static int resume(lua_State *L, lua_State *co, int narg, const char *fname)
+{
+    tycho *T = engine_of(L);
+    coroutine_enter(L, T, fname);
+    int nres, r;
+    if (!lua_checkstack(co, narg)) {
+        lua_pushliteral(L, "too many arguments to resume");
+        r = -1;
+    } else {
+        lua_xmove(L, co, narg);
+        int status = lua_resume(co, L, narg, &nres);
+        if (status == LUA_OK || status == LUA_YIELD) {
+            if (!lua_checkstack(L, nres + 1)) {
+                lua_pop(co, nres);
+                lua_pushliteral(L, "too many results to resume");
+                r = -1;
+            } else {
+                lua_xmove(co, L, nres);
+                r = nres;
+            }
+        } else {
+            lua_xmove(co, L, 1);
+            r = -1;
+        }
+    }
+    T->co_nesting--;
+    if (T->limit_hit) raise_limit(L, T, 1);
+    return r;
+}
+
+static int guarded_resume(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTHREAD);
+    lua_State *co = lua_tothread(L, 1);
+    int r = resume(L, co, lua_gettop(L) - 1, "coroutine.resume");
+    if (r < 0) {
+        lua_pushboolean(L, 0);
+        lua_insert(L, -2);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    lua_insert(L, -(r + 1));
+    return r + 1;
+}
+
+static int close_thread(lua_State *co, lua_State *from)
+{
+#if LUA_VERSION_RELEASE_NUM >= 50406
+    return lua_closethread(co, from);
+#else
+    (void)from;
+    return lua_resetthread(co);
+#endif
+}
+
+/* The function coroutine.wrap returns, as lcorolib's auxwrap; upvalue 1 is the coroutine. */
+static int guarded_wrapped(lua_State *L)
+{
+    lua_State *co = lua_tothread(L, lua_upvalueindex(1));
+    int r = resume(L, co, lua_gettop(L), "coroutine.wrap");
+    if (r >= 0) return r;
+    int status = lua_status(co);
+    if (status != LUA_OK && status != LUA_YIELD) { /* an error in the coroutine */
+        tycho *T = engine_of(L);
+        coroutine_enter(L, T, "coroutine.wrap"); /* its __close methods run now */
+        status = close_thread(co, L);
+        T->co_nesting--;
+        lua_xmove(co, L, 1);
+        if (T->limit_hit) raise_limit(L, T, 1);
+    }
+    if (status != LUA_ERRMEM && lua_type(L, -1) == LUA_TSTRING) {
+        luaL_where(L, 1);
+        lua_insert(L, -2);
+        lua_concat(L, 2);
+    }
+    return lua_error(L);
+}
+
+static int guarded_wrap(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_State *co = lua_newthread(L);
+    lua_pushvalue(L, 1);
+    lua_xmove(L, co, 1);
+    lua_pushcclosure(L, guarded_wrapped, 1);
+    return 1;
+}
+
+/* coroutine.close, called through (upvalue 1) between coroutine_enter and its end. */
+static int guarded_close(lua_State *L)
+{
+    tycho *T = engine_of(L);
+    coroutine_enter(L, T, "coroutine.close");
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    T->co_nesting--;
+    if (T->limit_hit) return raise_limit(L, T, 1);
+    if (status != LUA_OK) return lua_error(L); /* the same error (a memory error stays one) */
+    return lua_gettop(L);
+}
+
+static void wrap_field(lua_State *L, int t, const char *name, lua_CFunction f);
+
+static void open_coroutine_guards(lua_State *L)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_getfield(L, -1, LUA_COLIBNAME);
+    int co = lua_gettop(L);
+    wrap_field(L, co, "resume", guarded_resume);
+    wrap_field(L, co, "close", guarded_close);
+    lua_pushcfunction(L, guarded_wrap);
+    lua_setfield(L, co, "wrap");
+    lua_pop(L, 2);
 }
 
 /* A run starts afresh: full instruction budget, fault injection off. A nested run (a host
@@ -547,9 +748,12 @@ static int p_open(lua_State *L)
     open_engine_table(L, T);
     lua_pushliteral(L, "");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &ERROR_SLOT);
+    open_coroutine_guards(L);
     if (T->cfg.instruction_limit) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
         wrap_field(L, lua_gettop(L), "setmetatable", guarded_setmetatable);
+        wrap_field(L, lua_gettop(L), "xpcall", guarded_xpcall);
+        lua_pop(L, 1);
     }
     if (T->cfg.sandbox) open_sandbox(L);
     return 0;
@@ -777,22 +981,31 @@ static int p_wrap(lua_State *L)
 {
     tensor_args *a = lua_touserdata(L, 1);
     push_globals_and_name(L, a->name);
-    /* Everything that allocates happens before the storage takes over the host's data:
-       after that nothing may fail, or the host would see an error and a release call. */
-    lua_pushvalue(L, -1);
-    lua_pushboolean(L, 0);
-    lua_rawset(L, -4);                       /* the key exists now: the last rawset cannot grow */
+    /* Everything that can fail happens before the storage takes over the host's data: the
+       storage is made without the release function (freeing it then frees only the
+       header), the global's slot exists, and only then does release go in, after which
+       nothing fails (the rawset below reuses the slot). A failure leaves the global as it
+       was and never calls release. */
     ty_tensor *t = lt_push_empty(L);
     ty_allocator al = lt_allocator(L);
     ty_error e;
-    ty_storage *s = ty_storage_wrap(&al, a->wrap, ty_shape_numel(a->ndim, a->shape),
-                                    a->release, a->ud, &e);
+    ty_storage *s = ty_storage_wrap(&al, a->wrap, ty_shape_numel(a->ndim, a->shape), NULL,
+                                    NULL, &e);
     if (!s) return lt_raise(L, &e);
     t->storage = s;
     t->data = a->wrap;
     t->ndim = a->ndim;
     for (int i = 0; i < a->ndim; i++) t->shape[i] = a->shape[i];
     ty_contiguous_strides(a->ndim, a->shape, t->stride);
+    lua_pushvalue(L, -2);
+    if (lua_rawget(L, -4) == LUA_TNIL) { /* a new key may grow the table: make it now */
+        lua_pushvalue(L, -3);
+        lua_pushboolean(L, 0);
+        lua_rawset(L, -6); /* on failure the table is as it was */
+    }
+    lua_pop(L, 1);
+    s->release = a->release;
+    s->release_ud = a->ud;
     lua_rawset(L, -3);
     return 0;
 }

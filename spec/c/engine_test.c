@@ -252,6 +252,64 @@ static void test_wrap_is_zero_copy_and_released_once(void)
     CHECK(released == 2);
 }
 
+/* A sandboxed script cannot take the release away: the metatables are locked, so __gc can
+   be neither removed (the data would leak past tycho_close, release never called) nor
+   replaced; closing and collecting still release exactly once. */
+static void test_scripts_cannot_stop_the_release(void)
+{
+    tycho_config cfg = { 0, 0, 1 };
+    tycho *T = tycho_open(&cfg);
+    double w[4] = { 1, 2, 3, 4 };
+    int64_t shape[1] = { 4 };
+    int released = 0;
+    CHECK_RC(T, tycho_wrap_tensor(T, "w", w, 1, shape, count_release, &released), TYCHO_OK);
+    CHECK_RC(T, tycho_run_string(T, "assert(not pcall(function() getmetatable(w).__gc = nil end))\n"
+                                    "assert(getmetatable(w) == 'tycho.Tensor')\n"
+                                    "assert(not pcall(setmetatable, w, {}))\n"
+                                    "keep = w", NULL), TYCHO_OK);
+    CHECK(released == 0);
+    CHECK_RC(T, tycho_wrap_tensor(T, "w2", w, 1, shape, count_release, &released), TYCHO_OK);
+    CHECK_RC(T, tycho_run_string(T, "do local c <close> = w2 end w2 = nil collectgarbage()", NULL),
+             TYCHO_OK);
+    CHECK(released == 1);
+    tycho_close(T);
+    CHECK(released == 2);
+}
+
+/* A wrap that fails for want of memory leaves the global as it was (an existing value, or
+   none) and never calls release. */
+static void test_failed_wrap_leaves_the_global_as_it_was(void)
+{
+    tycho *T = tycho_open(NULL);
+    double a[2] = { 1, 2 };
+    int64_t shape[1] = { 2 };
+    int released_old = 0, released_new = 0, wrapped_new = 0, rc = TYCHO_ERR_MEMORY, failures = 0;
+    char code[64];
+    CHECK_RC(T, tycho_run_string(T, "old = 'kept'", NULL), TYCHO_OK);
+    for (int n = 1; rc == TYCHO_ERR_MEMORY && n < 100; n++) {
+        snprintf(code, sizeof code, "tycho.engine.fail_allocation(%d)", n);
+        CHECK_RC(T, tycho_run_string(T, code, NULL), TYCHO_OK);
+        rc = tycho_wrap_tensor(T, "old", a, 1, shape, count_release, &released_old);
+        if (rc == TYCHO_ERR_MEMORY) {
+            failures++;
+            CHECK_RC(T, tycho_run_string(T, "assert(old == 'kept', tostring(old))", NULL), TYCHO_OK);
+        }
+        snprintf(code, sizeof code, "tycho.engine.fail_allocation(%d)", n);
+        CHECK_RC(T, tycho_run_string(T, code, NULL), TYCHO_OK);
+        int rc2 = tycho_wrap_tensor(T, "absent_before", a, 1, shape, count_release, &released_new);
+        if (rc2 == TYCHO_OK) wrapped_new++;
+        else CHECK_RC(T, tycho_run_string(T, "assert(absent_before == nil, tostring(absent_before))",
+                                          NULL), TYCHO_OK);
+        CHECK_RC(T, tycho_run_string(T, "absent_before = nil collectgarbage()", NULL), TYCHO_OK);
+        CHECK(released_old == 0);
+        CHECK(released_new == wrapped_new); /* exactly once for each wrap that succeeded */
+    }
+    CHECK(rc == TYCHO_OK && failures > 0);
+    CHECK_RC(T, tycho_run_string(T, "assert(old:sum() == 3)", NULL), TYCHO_OK);
+    tycho_close(T);
+    CHECK(released_old == 1);
+}
+
 /* ---- memory ------------------------------------------------------------------------------- */
 
 static void test_memory_limit_at_top_level_then_the_engine_works(void)
@@ -487,6 +545,8 @@ int main(void)
     run_test("set_and_get_copy", test_set_and_get_copy);
     run_test("argument_errors", test_argument_errors);
     run_test("wrap_is_zero_copy_and_released_once", test_wrap_is_zero_copy_and_released_once);
+    run_test("scripts_cannot_stop_the_release", test_scripts_cannot_stop_the_release);
+    run_test("failed_wrap_leaves_the_global_as_it_was", test_failed_wrap_leaves_the_global_as_it_was);
     run_test("memory_limit_at_top_level_then_the_engine_works",
              test_memory_limit_at_top_level_then_the_engine_works);
     run_test("memory_errors_inside_tensor_calls", test_memory_errors_inside_tensor_calls);
