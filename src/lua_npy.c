@@ -2,6 +2,7 @@
    named after the function, and both refused when the host runs a sandbox. */
 #include "lua_tensor.h"
 
+#include <string.h>
 #include <sys/stat.h>
 
 #include "npy.h"
@@ -20,6 +21,17 @@ static const char *what(lua_State *L, int i)
     return lt_test(L, i) ? "tensor" : luaL_typename(L, i);
 }
 
+/* The path at index i: a string without NUL bytes (the system would read it only up to the
+   first, and open another file than the one named). */
+static const char *check_path(lua_State *L, int i, const char *fname)
+{
+    size_t len;
+    const char *path = lua_tolstring(L, i, &len);
+    if (strlen(path) != len)
+        luaL_error(L, "%s: path contains a NUL byte (at position %d)", fname, (int)strlen(path) + 1);
+    return path;
+}
+
 static int raise_as(lua_State *L, const char *fname, const ty_error *e)
 {
     ty_error named;
@@ -32,7 +44,7 @@ static int l_load(lua_State *L)
     check_sandbox(L, "load");
     if (lua_type(L, 1) != LUA_TSTRING)
         return luaL_error(L, "load: path must be a string (got %s)", what(L, 1));
-    const char *path = lua_tostring(L, 1);
+    const char *path = check_path(L, 1, "load");
     /* Step the collector by the file's size before its data is allocated, as lt_push_new
        does: garbage tensors go first and the new one reuses their warm memory. */
     struct stat st;
@@ -53,7 +65,8 @@ static int save(lua_State *L, int ipath, int itensor, const char *usage)
         return luaL_error(L, "save: expected %s (got %s, %s)", usage, what(L, 1), what(L, 2));
     if (!t->data) return luaL_error(L, "save: tensor was closed");
     ty_error e;
-    if (ty_npy_save(t, lua_tostring(L, ipath), &e)) return raise_as(L, "save", &e);
+    const char *path = check_path(L, ipath, "save");
+    if (ty_npy_save(t, path, &e)) return raise_as(L, "save", &e);
     return 0;
 }
 

@@ -1,15 +1,17 @@
 /* npy.c: the .npy reader (every real dtype NumPy writes, either byte order, C or Fortran
    order, checked against the file's real size) and a writer byte-identical to np.save. */
 #ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L   /* fileno, fstat */
+#define _POSIX_C_SOURCE 200809L   /* fileno, fstat, fdopen, O_CLOEXEC */
 #endif
 #include "npy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MAGIC     "\x93NUMPY"
 #define MAGIC_LEN 6
@@ -326,11 +328,8 @@ static int load_file(FILE *f, ty_tensor *out, const char *path, const ty_allocat
                      ty_error *e)
 {
     struct stat st;
-    int64_t fsize = -1;   /* unknown for pipes and devices: short reads catch the end */
-    if (fstat(fileno(f), &st) == 0) {
-        if (S_ISDIR(st.st_mode)) return ty_fail(e, TY_EFILE, "%s: is a directory", path);
-        if (S_ISREG(st.st_mode)) fsize = (int64_t)st.st_size;
-    }
+    if (fstat(fileno(f), &st) != 0) return ty_fail(e, TY_EFILE, "%s: %s", path, strerror(errno));
+    int64_t fsize = (int64_t)st.st_size; /* a regular file: ty_npy_load checked */
 
     unsigned char pre[12];
     size_t got = fread(pre, 1, 10, f);
@@ -347,7 +346,10 @@ static int load_file(FILE *f, ty_tensor *out, const char *path, const ty_allocat
         return ty_fail(e, TY_EFORMAT, "%s: the file ends inside the header length", path);
     uint32_t hlen = le_uint(pre + 8, lenbytes);
     int64_t data_at = 8 + lenbytes + (int64_t)hlen;
-    if ((fsize >= 0 && data_at > fsize) || hlen > MAX_HEADER)
+    if (hlen > MAX_HEADER)
+        return ty_fail(e, TY_EFORMAT, "%s: header length %lu is over the limit of %d bytes",
+                       path, (unsigned long)hlen, MAX_HEADER);
+    if (fsize >= 0 && data_at > fsize)
         return ty_fail(e, TY_EFORMAT, "%s: header length %lu runs past the end of the file",
                        path, (unsigned long)hlen);
 
@@ -405,10 +407,31 @@ static int load_file(FILE *f, ty_tensor *out, const char *path, const ty_allocat
     return rc;
 }
 
+/* Only regular files are read: a FIFO, a device or a socket could block forever or never
+   end. The file is opened without blocking (a FIFO's open would wait for a writer), then
+   checked. */
 int ty_npy_load(ty_tensor *out, const char *path, const ty_allocator *a, ty_error *e)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ty_fail(e, TY_EFILE, "%s: %s", path, strerror(errno));
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return ty_fail(e, TY_EFILE, "%s: %s", path, strerror(errno));
+    struct stat st;
+    const char *why = NULL;
+    if (fstat(fd, &st) != 0) why = strerror(errno);
+    else if (S_ISDIR(st.st_mode)) why = "is a directory";
+    else if (!S_ISREG(st.st_mode)) why = "is not a regular file";
+    if (why) {
+        ty_fail(e, TY_EFILE, "%s: %s", path, why);
+        close(fd);
+        return TY_EFILE;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int err = errno;
+        close(fd);
+        return ty_fail(e, TY_EFILE, "%s: %s", path, strerror(err));
+    }
     int rc = load_file(f, out, path, a, e);
     fclose(f);
     return rc;
