@@ -22,6 +22,23 @@ function support.tmpfile(contents)
   return path
 end
 
+--- Runs a command (a list of words, quoted here) with stdin from /dev/null, killed after
+--- `seconds` (default 120); returns stdout, stderr, exit code and the seconds it took. An exit
+--- code of 124 means it ran out of time, 128 + n that signal n ended it.
+function support.run(words, seconds)
+  local parts = { "timeout", "-k", "5", tostring(seconds or 120) }
+  for _, w in ipairs(words) do parts[#parts + 1] = support.q(w) end
+  local errpath = os.tmpname()
+  local clock = require("tycho").clock
+  local t0 = clock()
+  local p = assert(io.popen(table.concat(parts, " ") .. " </dev/null 2>" .. errpath, "r"))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  local err = support.slurp(errpath)
+  os.remove(errpath)
+  return out, err, code, clock() - t0
+end
+
 --- The values of a tensor in row-major order, as a Lua list (a 0-d tensor gives one value).
 function support.flat(t)
   if t:dim() == 0 then return { t:item() } end
