@@ -51,8 +51,11 @@ typedef struct tycho tycho;                  /* one engine: a Lua state and its 
    instruction_limit: Lua VM instructions per tycho_run_* (counted every 1000, in every
      coroutine; a nested run shares the budget of the run around it). Past it the run ends
      with TYCHO_ERR_LIMIT, "instruction limit of N exceeded": pcall, xpcall and coroutines
-     cannot catch it. C functions (a big matmul) count as one instruction. Under a limit
-     scripts cannot set __gc metamethods (finalizers run outside the count).
+     cannot catch it, nor message handlers, coroutines or __close methods outlive it. A C
+     function (a big matmul, a backtracking string.find) counts as one instruction however
+     long it runs. Under a limit scripts cannot set __gc metamethods (finalizers run
+     outside the count), and the engine's own metatables are locked. Without the sandbox,
+     the debug library can remove the count.
    sandbox: io, debug and os beyond clock/date/difftime/time, dofile, loadfile,
      string.dump, package.loadlib/searchpath, require of files, tycho.load/save and
      bytecode (in load and in tycho_run_*) raise "... is disabled in the sandbox". It

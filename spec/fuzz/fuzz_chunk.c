@@ -1,6 +1,8 @@
-/* fuzz_chunk.c: libFuzzer target for hostile scripts. Each input is Lua source run in a fresh
-   sandboxed engine (32 MB, 1e6 instructions) with tycho loaded: it must end in a code and a
-   message, never a crash, leak, exit or hang, and the engine must stay usable after it. */
+/* fuzz_chunk.c: libFuzzer target for hostile scripts. Each input is Lua source run twice in a
+   fresh sandboxed engine (32 MB, 1e6 instructions) with tycho loaded: as the engine runs it,
+   and with finalizers allowed (see allow_finalizers), so that they can close tensors and
+   assign layer fields in the middle of calls. It must end in a code and a message, never a
+   crash, leak, exit or hang, and the engine must stay usable after it. */
 #include <lua.h>
 #include <lauxlib.h>
 
@@ -49,6 +51,62 @@ static int quiet_print(lua_State *L)
     return 0;
 }
 
+/* Under the instruction limit the engine refuses __gc (a finalizer runs with hooks off, so
+   outside the count). To fuzz what finalizers can do (close a tensor or replace a layer's
+   weight at any allocation inside a call), this setmetatable gives the object a copy of the
+   metatable whose __gc runs the script's finalizer in a new coroutine, which the count hook
+   reaches; getmetatable still returns the script's table (__metatable). */
+/* After the script's run, finalizers would run outside any run (tycho_set_tensor, tycho_close),
+   where nothing counts: from then on they are skipped. */
+static int closing;
+
+static int counted_finalizer(lua_State *L)
+{
+    if (closing) return 0;
+    lua_State *co = lua_newthread(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    lua_xmove(L, co, 2);
+    int nres;
+    lua_resume(co, L, 1, &nres); /* errors and yields end it, as errors end a finalizer */
+    return 0;
+}
+
+static int setmetatable_with_finalizers(lua_State *L)
+{
+    int protected = luaL_getmetafield(L, 1, "__metatable") != LUA_TNIL;
+    if (protected) lua_pop(L, 1);
+    if (lua_type(L, 1) == LUA_TTABLE && lua_type(L, 2) == LUA_TTABLE && !protected) {
+        lua_settop(L, 2);
+        lua_newtable(L);
+        lua_pushnil(L);
+        while (lua_next(L, 2)) {
+            if (lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), "__gc") == 0)
+                lua_pushcclosure(L, counted_finalizer, 1);
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, -4);
+        }
+        lua_pushvalue(L, 2);
+        lua_setfield(L, -2, "__metatable");
+        lua_setmetatable(L, 1);
+        lua_settop(L, 1);
+        return 1;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1)); /* the engine's own, for everything else */
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+static void allow_finalizers(tycho *T)
+{
+    lua_State *L = tycho_lua(T);
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, setmetatable_with_finalizers, 1);
+    lua_setglobal(L, "setmetatable");
+}
+
 /* The engine must keep working whatever the script did to its own globals. */
 static void check_usable(tycho *T)
 {
@@ -65,23 +123,15 @@ static void check_usable(tycho *T)
     if (rc != TYCHO_OK && rc != TYCHO_ERR_MEMORY) abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void run_once(const char *code, int finalizers)
 {
-    static int checked;
-    if (!checked) {
-        check_confinement();
-        checked = 1;
-    }
-    char *code = malloc(size + 1);
-    if (!code) return 0;
-    memcpy(code, data, size);
-    code[size] = '\0';
-
     tycho *T = tycho_open(&CFG);
     if (!T) abort();   /* 32 MB is plenty for an empty engine */
     lua_pushcfunction(tycho_lua(T), quiet_print);
     lua_setglobal(tycho_lua(T), "print");
+    if (finalizers) allow_finalizers(T);
     int rc = tycho_run_string(T, code, "=fuzz");
+    closing = 1;
     const char *msg = tycho_error(T);
     if (!msg) abort();
     if (getenv("FUZZ_CHUNK_VERBOSE")) fprintf(stderr, "code %d %s\n", rc, msg);
@@ -96,6 +146,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_usable(T);
     tycho_close(T);
+    closing = 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static int checked;
+    if (!checked) {
+        check_confinement();
+        checked = 1;
+    }
+    char *code = malloc(size + 1);
+    if (!code) return 0;
+    memcpy(code, data, size);
+    code[size] = '\0';
+    run_once(code, 0);
+    run_once(code, 1);
     free(code);
     return 0;
 }
