@@ -3,7 +3,7 @@
 CC       ?= gcc
 PREFIX   ?= /usr/local
 BUILD    ?= build
-DEBIAN_PACKAGES = liblua5.4-dev lua5.4 lua-unit libopenblas-dev pkg-config
+DEBIAN_PACKAGES = liblua5.4-dev lua5.4 lua-unit libopenblas-dev libreadline-dev pkg-config
 
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2
@@ -26,7 +26,7 @@ LUA_OBJ  = $(LUA_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_modules.o
 HOST_OBJ = $(HOST_SRC:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJ  = $(CORE_OBJ) $(LUA_OBJ) $(HOST_OBJ)
 
-.PHONY: all deps run test test-valgrind bench bench-detail bench-deps install clean check-asan check-valgrind check-tsan fuzz
+.PHONY: all deps run test test-valgrind bench bench-detail bench-deps install uninstall clean check-asan check-valgrind check-tsan fuzz
 
 all: deps $(BUILD)/tycho $(BUILD)/libtycho.a $(BUILD)/libtycho.so $(BUILD)/tycho.so
 
@@ -87,7 +87,7 @@ $(BUILD)/tycho.so: $(CORE_OBJ) $(LUA_OBJ)
 # a script may `require`. Host programs link libtycho with their own Lua.
 LUA_STATIC = $(shell pkg-config --variable=libdir lua5.4)/liblua5.4.a
 $(BUILD)/tycho: $(BUILD)/obj/main.o $(BUILD)/libtycho.a
-	$(CC) $(LDFLAGS) -Wl,-E -o $@ $^ $(LUA_STATIC) $(BLAS_LIBS) -lm -ldl
+	$(CC) $(LDFLAGS) -Wl,-E -o $@ $^ $(LUA_STATIC) $(BLAS_LIBS) -lreadline -lm -ldl
 
 run: all
 	$(BUILD)/tycho examples/rnn_notebook.lua
@@ -198,9 +198,16 @@ fuzz:
 $(FUZZ_BUILD)/fuzz_%: spec/fuzz/fuzz_%.c $(FUZZ_BUILD)/libtycho.a src/tycho.h
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libtycho.a $(LIBS)
 
-# DESIGN.md section 3's layout under $(DESTDIR)$(PREFIX); tycho.pc names PREFIX (not DESTDIR),
-# with lua5.4, openblas, -lm and -lpthread as private dependencies for static links.
+# DESIGN.md section 3's layout under $(DESTDIR)$(PREFIX); tycho.pc names PREFIX (not DESTDIR).
+# A static link of libtycho.a needs what its own objects call: Lua, OpenBLAS, libm and
+# pthreads, taken as the system's shared libraries (Libs.private). OpenBLAS's own private
+# dependencies (libgfortran) matter only to a fully static binary, which links OpenBLAS's
+# archive too. For the system's library directories (PREFIX /usr/local or /usr, no DESTDIR)
+# install runs ldconfig, so that programs find libtycho.so without LD_LIBRARY_PATH.
 VERSION = $(shell sed -n 's/^\#define TYCHO_VERSION *"\(.*\)"/\1/p' src/tycho.h)
+INSTALLED = bin/tycho lib/libtycho.a lib/libtycho.so include/tycho.h lib/pkgconfig/tycho.pc \
+            lib/lua/5.4/tycho.so $(LUA_FILES:lua/tycho/%=share/lua/5.4/tycho/%)
+SYSTEM_PREFIXES = /usr/local /usr
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/lua/5.4/tycho
@@ -213,10 +220,20 @@ install: all
 	printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \
 	  'includedir=$${prefix}/include' '' 'Name: tycho' \
 	  'Description: numerics engine in C scripted by Lua 5.4 (embedding API: tycho.h)' \
-	  'Version: $(VERSION)' 'Requires.private: lua5.4 openblas' \
-	  'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -ltycho' 'Libs.private: -lm -lpthread' \
+	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -ltycho' \
+	  'Libs.private: $(strip $(LUA_LIBS) $(BLAS_LIBS)) -lm -lpthread' \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tycho.pc
 	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/tycho.pc
+	@if [ -z "$(DESTDIR)" ] && echo " $(SYSTEM_PREFIXES) " | grep -q " $(PREFIX) " && \
+	    [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
+# Removes exactly the files install put under $(DESTDIR)$(PREFIX), and tycho's own folder of
+# Lua files; the shared folders (bin, lib, ...) stay.
+uninstall:
+	rm -f $(INSTALLED:%=$(DESTDIR)$(PREFIX)/%)
+	-rmdir $(DESTDIR)$(PREFIX)/share/lua/5.4/tycho 2>/dev/null
+	@if [ -z "$(DESTDIR)" ] && echo " $(SYSTEM_PREFIXES) " | grep -q " $(PREFIX) " && \
+	    [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 clean:
 	rm -rf $(BUILD)

@@ -201,6 +201,30 @@ end
 
 -- ---- the C module from stock lua5.4 ----------------------------------------------------
 
+-- On a terminal (a pseudo-terminal from script(1), util-linux) the prompt is GNU readline:
+-- Up recalls the last line, which runs again, and the lines go to the history file, kept
+-- for the next session; on a pipe lines are read plainly and no history is written.
+function test_repl_on_a_terminal_recalls_lines_and_keeps_history()
+  local hist = os.tmpname()
+  os.remove(hist)
+  local typed = "print(6*7)\n\27[A\n\4"
+  local out = sh("TYCHO_HISTORY=" .. q(hist) .. " timeout 20 script -qfec " .. q(BIN) .. " /dev/null", typed)
+  local _, n = out:gsub("42\r?\n", "")
+  lu.assertEquals(n, 2, out)
+  lu.assertEquals(slurp(hist), "print(6*7)\nprint(6*7)\n")
+  -- the next session starts with that history: Up Up Enter runs the first line again
+  out = sh("TYCHO_HISTORY=" .. q(hist) .. " timeout 20 script -qfec " .. q(BIN) .. " /dev/null",
+           "print(1)\n\27[A\27[A\27[A\n\4")
+  local _, m = out:gsub("42\r?\n", "")
+  lu.assertEquals(m, 1, out)
+  os.remove(hist)
+  local pipe = os.tmpname()
+  os.remove(pipe)
+  out = sh("TYCHO_HISTORY=" .. q(pipe) .. " " .. q(BIN) .. " -i", "print(6*7)\n")
+  lu.assertStrContains(out, "> 42\n")
+  lu.assertNil(io.open(pipe))
+end
+
 function test_stock_lua_loads_the_c_module()
   local out, err, code = sh(CPATH .. "lua5.4 -e " ..
                             q('print(require("tycho").ones(2,2):sum())'))

@@ -65,7 +65,11 @@ end
 function TestInstall.test_pc_names_the_prefix()
   local pc = slurp(TestInstall.prefix .. "/lib/pkgconfig/tycho.pc")
   lu.assertStrContains(pc, "prefix=" .. TestInstall.prefix .. "\n")
-  lu.assertStrContains(pc, "Requires.private: lua5.4 openblas")
+  -- libtycho.a's own dependencies, as shared libraries: no Requires.private, which would
+  -- pull in OpenBLAS's static dependencies (libgfortran) that a new machine lacks
+  lu.assertNotStrContains(pc, "Requires")
+  lu.assertStrMatches(pc, ".*\nLibs.private: [^\n]*%-llua5%.4[^\n]*%-lopenblas %-lm %-lpthread\n.*")
+  lu.assertNotStrContains(must(CLEAN .. TestInstall.pc .. "--static --libs tycho"), "gfortran")
   local flags = must(CLEAN .. TestInstall.pc .. "--cflags --libs tycho")
   lu.assertStrContains(flags, "-I" .. TestInstall.prefix .. "/include")
   lu.assertStrContains(flags, "-L" .. TestInstall.prefix .. "/lib -ltycho")
@@ -147,4 +151,32 @@ function TestInstall.test_destdir_stages_under_prefix()
   lu.assertTrue(exists(stage .. "/opt/tycho/lib/lua/5.4/tycho.so"))
   lu.assertStrContains(slurp(stage .. "/opt/tycho/lib/pkgconfig/tycho.pc"),
                        "prefix=/opt/tycho\n")
+end
+
+-- A host built with an rpath to the prefix finds libtycho.so without LD_LIBRARY_PATH.
+function TestInstall.test_host_with_rpath_runs_as_is()
+  local exe = TestInstall.dir .. "/host_rpath"
+  must(CLEAN .. "cc " .. LDFLAGS .. " -o " .. q(exe) .. " examples/embed/host.c $(" ..
+       TestInstall.pc .. "--cflags --libs tycho) -Wl,-rpath," .. q(TestInstall.prefix .. "/lib") .. " -lm")
+  lu.assertStrContains(must("env -u LD_LIBRARY_PATH " .. q(exe)), "1 passed, 0 failed")
+end
+
+-- uninstall removes exactly what install put there: a prefix that held other files keeps
+-- them, and nothing of tycho's is left.
+function TestInstall.test_uninstall_removes_exactly_what_install_put()
+  local p = TestInstall.dir .. "/shared-prefix"
+  must("mkdir -p " .. q(p .. "/bin") .. " " .. q(p .. "/lib/lua/5.4") .. " && echo x > " ..
+       q(p .. "/bin/other") .. " && echo y > " .. q(p .. "/lib/lua/5.4/other.so"))
+  local before = must("cd " .. q(p) .. " && find . | sort")
+  must(CLEAN .. "make --no-print-directory -s -o all install BUILD=" .. q(BUILD) .. " PREFIX=" .. q(p))
+  lu.assertTrue(exists(p .. "/share/lua/5.4/tycho/checks.lua"))
+  must(CLEAN .. "make --no-print-directory -s uninstall BUILD=" .. q(BUILD) .. " PREFIX=" .. q(p))
+  local files = must("cd " .. q(p) .. " && find . -type f | sort")
+  lu.assertEquals(files, "./bin/other\n./lib/lua/5.4/other.so\n")
+  lu.assertFalse(exists(p .. "/share/lua/5.4/tycho"))
+  -- what was there before is still there (the folders install made stay: they may be shared)
+  local after = must("cd " .. q(p) .. " && find . | sort")
+  for line in before:gmatch("[^\n]+") do
+    lu.assertNotNil(after:find("\n" .. line .. "\n", 1, true) or after:find("^" .. line .. "\n"), line)
+  end
 end

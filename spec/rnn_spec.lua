@@ -364,3 +364,23 @@ function TestErrors:test_inconsistent_weights()
   rnn.W_ih = tycho.zeros(9, 4)
   assert_error(function() rnn:backward(tycho.zeros(1, 2, 4)) end, "backward: W_ih is 9x4", "10x4")
 end
+
+-- Errors of the checks name the caller's line, as Lua's own library functions do (before:
+-- lua/tycho/checks.lua:19: sub: ...).
+function TestErrors:test_checks_errors_point_at_the_caller()
+  local checks = require "tycho.checks"
+  -- (not as tail calls, which leave no caller's line)
+  local line = debug.getinfo(1, "l").currentline
+  local ok, err = pcall(function() local _ = checks.rel_error(tycho.ones(2, 3), tycho.ones(4)) end)
+  lu.assertFalse(ok)
+  lu.assertStrContains(err, "rnn_spec.lua:" .. (line + 1) .. ": rel_error: x is 2x3 and y is 4 (sub: shapes 2x3 and 4 do not broadcast")
+  line = debug.getinfo(1, "l").currentline
+  ok, err = pcall(function() local _ = checks.rel_error("a", 1) end)
+  lu.assertStrContains(err, "rnn_spec.lua:" .. (line + 1) .. ": rel_error: x must be a tensor or a number (got string)")
+  line = debug.getinfo(1, "l").currentline
+  ok, err = pcall(function() local _ = checks.grad_check(function(x) return x * 2 end, tycho.ones(3), tycho.ones(2)) end)
+  lu.assertStrContains(err, "rnn_spec.lua:" .. (line + 1) .. ": grad_check: df is 2 but f(x) gives 3")
+  line = debug.getinfo(1, "l").currentline
+  ok, err = pcall(function() local _ = checks.grad_check(function(x) return x end, tycho.ones(3)) end)
+  lu.assertStrContains(err, "rnn_spec.lua:" .. (line + 1) .. ": grad_check: without df, f(x) must return a number")
+end

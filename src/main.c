@@ -16,6 +16,8 @@
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#include <readline/history.h>
+#include <readline/readline.h>
 
 #define PROGNAME "tycho"
 #define PROMPT   "> "
@@ -409,30 +411,72 @@ static const char *get_prompt(lua_State *L, int firstline)
     return p ? p : firstline ? PROMPT : PROMPT2;
 }
 
+/* On a terminal the prompt edits lines and recalls earlier ones (GNU readline, as Debian's
+   lua5.4), keeping them in ~/.tycho_history (TYCHO_HISTORY names another file; empty: none)
+   across sessions, at most HISTORY_LINES of them. Otherwise lines are read plainly. */
+#define HISTORY_LINES 1000
+static int use_readline;
+static char history_path[4096];
+
+static void history_open(void)
+{
+    use_readline = isatty(0);
+    if (!use_readline) return;
+    rl_readline_name = PROGNAME;
+    const char *path = getenv("TYCHO_HISTORY"), *home = getenv("HOME");
+    if (path) snprintf(history_path, sizeof history_path, "%s", path);
+    else if (home && home[0]) snprintf(history_path, sizeof history_path, "%s/.tycho_history", home);
+    stifle_history(HISTORY_LINES);
+    if (history_path[0]) read_history(history_path);
+}
+
+static void history_add(const char *line)
+{
+    if (!use_readline || !line[0]) return;
+    add_history(line);
+    /* line by line, so that a session that ends abruptly keeps what it had */
+    if (history_path[0] && append_history(1, history_path) != 0) write_history(history_path);
+}
+
+static void history_close(void)
+{
+    if (use_readline && history_path[0]) history_truncate_file(history_path, HISTORY_LINES);
+}
+
 /* Shows the prompt and pushes one input line of any length, without its newline.
    Returns 0 at end of input. */
 static int pushline(lua_State *L, int firstline)
 {
-    fputs(get_prompt(L, firstline), stdout);
-    fflush(stdout);
-    lua_pop(L, 1);
-    luaL_Buffer b;
-    char chunk[512];
-    int got = 0;
-    luaL_buffinit(L, &b);
-    while (fgets(chunk, sizeof chunk, stdin) != NULL) {
-        size_t l = strlen(chunk);
-        got = 1;
-        if (l > 0 && chunk[l - 1] == '\n') {
-            luaL_addlstring(&b, chunk, l - 1);
-            break;
-        }
-        luaL_addlstring(&b, chunk, l);
-    }
-    luaL_pushresult(&b);
-    if (!got) {
+    const char *prompt = get_prompt(L, firstline);
+    if (use_readline) {
+        char *text = readline(prompt);
         lua_pop(L, 1);
-        return 0;
+        if (!text) return 0;
+        lua_pushstring(L, text);
+        history_add(text);
+        free(text);
+    } else {
+        fputs(prompt, stdout);
+        fflush(stdout);
+        lua_pop(L, 1);
+        luaL_Buffer b;
+        char chunk[512];
+        int got = 0;
+        luaL_buffinit(L, &b);
+        while (fgets(chunk, sizeof chunk, stdin) != NULL) {
+            size_t l = strlen(chunk);
+            got = 1;
+            if (l > 0 && chunk[l - 1] == '\n') {
+                luaL_addlstring(&b, chunk, l - 1);
+                break;
+            }
+            luaL_addlstring(&b, chunk, l);
+        }
+        luaL_pushresult(&b);
+        if (!got) {
+            lua_pop(L, 1);
+            return 0;
+        }
     }
     const char *line = lua_tostring(L, -1);
     if (firstline && line[0] == '=') {   /* "=expr", kept by lua 5.4 for 5.2 users */
@@ -509,11 +553,13 @@ static void doREPL(tycho *T)
     int status;
     const char *oldprogname = progname;
     progname = NULL;
+    history_open();
     while ((status = loadline(L)) != -1) {
         if (status != LUA_OK) report_lua(L, status);
         else if (report(T, docall(T, 0, LUA_MULTRET)) == TYCHO_OK) l_print(L);
     }
     lua_settop(L, 0);
+    history_close();
     fputs("\n", stdout);
     fflush(stdout);
     progname = oldprogname;

@@ -13,12 +13,26 @@ local function as_tensor(v, name)
   error(("rel_error: %s must be a tensor or a number (got %s)"):format(name, type(v)), 3)
 end
 
---- max(|x - y| / max(1e-8, |x| + |y|)) over all elements (broadcasting as NumPy).
-function checks.rel_error(x, y)
-  local a, b = as_tensor(x, "x"), as_tensor(y, "y")
+local function shape_of(t) return t:dim() == 0 and "scalar" or table.concat(t:shape(), "x") end
+
+-- An error from a tensor function, without the position inside this file.
+local function bare(msg) return (tostring(msg):gsub("^[^\n]-:%d+: ", "", 1)) end
+
+local function relative(a, b)
   local num = (a - b):abs()
   local den = tycho.maximum(a:abs() + b:abs(), 1e-8)
   return (num / den):max()
+end
+
+--- max(|x - y| / max(1e-8, |x| + |y|)) over all elements (broadcasting as NumPy). Errors
+-- name the caller's line, as Lua's own functions do.
+function checks.rel_error(x, y)
+  local a, b = as_tensor(x, "x"), as_tensor(y, "y")
+  local ok, r = pcall(relative, a, b)
+  if not ok then
+    error(("rel_error: x is %s and y is %s (%s)"):format(shape_of(a), shape_of(b), bare(r)), 2)
+  end
+  return r
 end
 
 -- Calls fn(idx) for every multi-index of shape, in row-major order.
@@ -58,8 +72,21 @@ function checks.grad_check(f, x, df, h)
   if df ~= nil and not tycho.is_tensor(df) then
     error(("grad_check: df must be a tensor or nil (got %s)"):format(type(df)), 2)
   end
+  if h ~= nil and type(h) ~= "number" then
+    error(("grad_check: h must be a number or nil (got %s)"):format(type(h)), 2)
+  end
   h = h or 1e-5
   local grad = tycho.zeros_like(x)
+  -- f's result must fit df: checked once, before any perturbation, with the caller's line
+  if df then
+    local y = f(x)
+    if not tycho.is_tensor(y) or not pcall(function() return y * df end) then
+      error(("grad_check: df is %s but f(x) gives %s"):format(shape_of(df),
+            tycho.is_tensor(y) and shape_of(y) or type(y)), 2)
+    end
+  elseif type(f(x)) ~= "number" then
+    error("grad_check: without df, f(x) must return a number", 2)
+  end
   each_index(x:shape(), function(idx)
     local old = x:get(table.unpack(idx))
     set(x, idx, old + h)
