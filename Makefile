@@ -3,7 +3,7 @@
 CC       ?= gcc
 PREFIX   ?= /usr/local
 BUILD    ?= build
-DEBIAN_PACKAGES = liblua5.4-dev lua5.4 lua-unit libopenblas-dev libreadline-dev pkg-config
+DEBIAN_PACKAGES = liblua5.4-dev lua5.4 lua-unit libopenblas-dev libreadline-dev pkg-config luarocks
 
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2
@@ -26,7 +26,7 @@ LUA_OBJ  = $(LUA_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_modules.o
 HOST_OBJ = $(HOST_SRC:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJ  = $(CORE_OBJ) $(LUA_OBJ) $(HOST_OBJ)
 
-.PHONY: all deps run test test-valgrind bench bench-detail bench-deps install uninstall clean check-asan check-valgrind check-tsan fuzz
+.PHONY: all deps run test test-valgrind bench bench-detail bench-deps install uninstall rock rock-install check-fresh clean check-asan check-valgrind check-tsan fuzz
 
 all: deps $(BUILD)/tycho $(BUILD)/libtycho.a $(BUILD)/libtycho.so $(BUILD)/tycho.so
 
@@ -234,6 +234,25 @@ uninstall:
 	-rmdir $(DESTDIR)$(PREFIX)/share/lua/5.4/tycho 2>/dev/null
 	@if [ -z "$(DESTDIR)" ] && echo " $(SYSTEM_PREFIXES) " | grep -q " $(PREFIX) " && \
 	    [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
+# A new user's machine: `make test` and `make run` on a clean clone of this checkout's
+# commits, in a freshly bootstrapped Debian 12 root (only gcc, make and git; needs root).
+FRESH_DEBIAN ?= ../shared/tools/fresh-debian
+check-fresh:
+	@test -x $(FRESH_DEBIAN) || { echo "check-fresh: $(FRESH_DEBIAN) not found (set FRESH_DEBIAN)"; exit 1; }
+	$(FRESH_DEBIAN) . "make test" "make run"
+
+# LuaRocks (tycho-scm-1.rockspec, build type "make"): the C module for stock Lua, built with
+# the tree's CFLAGS and Lua headers against the system's OpenBLAS, in a build folder of its
+# own; then installed into the tree's folders for C modules (LIBDIR) and Lua files (LUADIR).
+ROCK_BUILD = build/rock
+rock:
+	$(MAKE) --no-print-directory BUILD=$(ROCK_BUILD) CFLAGS="$(CFLAGS)" \
+	  LUA_CFLAGS="$(if $(LUA_INCDIR),-I$(LUA_INCDIR),$$(pkg-config --cflags lua5.4))" $(ROCK_BUILD)/tycho.so
+rock-install:
+	install -d $(LIBDIR) $(LUADIR)/tycho
+	install -m 755 $(ROCK_BUILD)/tycho.so $(LIBDIR)/tycho.so
+	install -m 644 $(LUA_FILES) $(LUADIR)/tycho/
 
 clean:
 	rm -rf $(BUILD)

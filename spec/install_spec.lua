@@ -180,3 +180,22 @@ function TestInstall.test_uninstall_removes_exactly_what_install_put()
     lu.assertNotNil(after:find("\n" .. line .. "\n", 1, true) or after:find("^" .. line .. "\n"), line)
   end
 end
+
+-- LuaRocks from the checkout (tycho-scm-1.rockspec): the C module against the system's
+-- OpenBLAS and the Lua files into a tree, which stock lua5.4 then uses through
+-- `luarocks path`, as the README says.
+function TestInstall.test_luarocks_make_installs_into_a_tree()
+  local tree = TestInstall.dir .. "/rocks"
+  local out = must(CLEAN .. "luarocks --lua-version 5.4 make --tree " .. q(tree) .. " tycho-scm-1.rockspec")
+  lu.assertStrContains(out, "tycho scm-1 is now installed in " .. tree)
+  lu.assertTrue(exists(tree .. "/lib/lua/5.4/tycho.so"))
+  lu.assertTrue(exists(tree .. "/share/lua/5.4/tycho/checks.lua"))
+  out = must(CLEAN .. "sh -c " .. q("cd / && eval \"$(luarocks --lua-version 5.4 --tree " .. q(tree) .. " path)\" && lua5.4 -e " .. q([[
+    local checks = require "tycho.checks"
+    local tycho = require "tycho"
+    local nn = require "tycho.nn"
+    assert(checks == tycho.checks and nn == tycho.nn)
+    print(package.searchpath("tycho", package.cpath), tycho.ones(2, 3):sum(),
+          checks.rel_error(tycho.ones(2), tycho.ones(2)))]])))
+  lu.assertEquals(out, tree .. "/lib/lua/5.4/tycho.so\t6.0\t0.0\n")
+end
