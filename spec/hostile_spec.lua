@@ -181,6 +181,64 @@ print(collectgarbage("count") - base < 64, v:sum())]] }, { BIN, "--sandbox", "--
   lu.assertEquals(out, "true\t16.0\n")
 end
 
+-- No object hands out a table through its fields: a metatable that is its own __index would
+-- give itself away (Tanh's did: a script set __gc on it, run outside the instruction limit).
+function test_no_field_hands_out_a_metatable()
+  local out = sandboxed { "-e", [[
+local objects = { small = tycho.zeros(2), big = tycho.zeros(100), view = tycho.zeros(100).T,
+                  rnn = tycho.nn.RNNLayer(2, 3), tanh = tycho.nn.Tanh() }
+local keys = { "__index", "__newindex", "__gc", "__close", "__metatable", "__name", "__tostring",
+               "__len", "__add", "__call", "methods", "metatable" }
+local n = 0
+for name, o in pairs(objects) do
+  for _, k in ipairs(keys) do
+    local ok, v = pcall(function() return o[k] end)
+    assert(type(v) ~= "table", name .. "." .. k .. " is a table")
+    n = n + 1
+  end
+end
+print(n)]] }
+  lu.assertEquals(out, "60\n")
+end
+
+-- Empty results whose other sizes are huge: no loop over 2^48 empty batches or 2^40 empty
+-- steps (before: a single call ran for hours), no overflow multiplying the sizes out.
+function test_empty_results_with_huge_sizes_return_at_once()
+  local out, err, code, secs = sandboxed({ "-e", [[
+print(tycho.matmul(tycho.zeros(2^24, 1, 0, 1), tycho.zeros(1, 2^24, 1, 0)):numel())
+local r = tycho.nn.RNNLayer(1, 1)
+print(r:forward(tycho.zeros(0, 2^40, 1), tycho.zeros(0, 1)):size(2), r:backward(tycho.zeros(0, 2^40, 1)):numel())
+local r0 = tycho.nn.RNNLayer(3, 0)
+r0:forward(tycho.ones(2, 4, 3), tycho.zeros(2, 0))
+local dx = r0:backward(tycho.zeros(2, 4, 0))
+print(dx:sum(), dx:numel())
+print(pcall(tycho.allclose, tycho.zeros(2^40, 1, 0), tycho.zeros(1, 2^40, 0)))]] }, LIMITED, 60)
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "0\n1099511627776\t0\n0.0\t24\nfalse\tallclose: shape too large (over 2^50 elements)\n")
+  lu.assertTrue(secs < 10)
+end
+
+-- What the engine wraps (the coroutine functions always; setmetatable and xpcall under the
+-- limit, load in the sandbox) answers as stock lua5.4's does.
+function test_wrapped_functions_answer_as_stock_lua()
+  local code = [[
+print(pcall(coroutine.close, 1)) print(pcall(coroutine.create, 1)) print(pcall(coroutine.wrap))
+print(pcall(coroutine.close, coroutine.running())) print(pcall(coroutine.resume, 1))
+local co co = coroutine.create(function() return pcall(coroutine.close, co) end) print(coroutine.resume(co))
+local g = coroutine.wrap(function(a) local b = coroutine.yield(a + 1) error("x" .. b) end)
+print(g(1)) print(pcall(g, 5)) print(pcall(g))
+print(coroutine.resume(coroutine.create(function(...) return select('#', ...), ... end), 1, nil, 3))
+local d = coroutine.create(function() error({}) end) print(select('#', coroutine.resume(d)), coroutine.close(d))
+print(pcall(setmetatable, 1, {})) print(pcall(setmetatable, {}, 1)) print(pcall(load)) print(pcall(load, 5))
+print(xpcall(error, function(m) return "handled " .. m end, "e", 0))
+print(xpcall(function(...) return select('#', ...), ... end, print, 1, nil))]]
+  local want = support.run({ "lua5.4", "-e", code }):gsub("table: 0x%x+", "table")
+  for _, base in ipairs { { BIN }, LIMITED } do
+    local out = sandboxed({ "-e", code }, base)
+    lu.assertEquals(out:gsub("table: 0x%x+", "table"), want, table.concat(base, " "))
+  end
+end
+
 -- An RNN layer's weights replaced by a finalizer during a call, the layer's own methods
 -- run again by one, its caches closed by one: errors that say what no longer fits (before:
 -- the call went on with freed or wrongly sized weights; a 1-element b took H gradients).
@@ -229,6 +287,12 @@ function test_the_instruction_limit_cannot_be_escaped()
       while true do local co = coroutine.create(node) coroutine.resume(co, d - 1) end end node(6)]],
     wrap_tree = [[local function node(d) if d == 0 then while true do end end
       while true do pcall(coroutine.wrap(node), d - 1) end end node(6)]],
+    -- each coroutine ends before its own hook would fire: counted when it is made
+    short_lived_wraps = [[local function n(d) if d == 0 then for i = 1, 150 do end return end
+      for i = 1, 100 do coroutine.wrap(n)(d - 1) end end n(5)]],
+    short_lived_resumes = [[local function n(d) if d == 0 then for i = 1, 150 do end return end
+      for i = 1, 100 do coroutine.resume(coroutine.create(n), d - 1) end end n(5)]],
+    tanh_metatable = "tycho.nn.Tanh().__index.__gc = function() while true do end end tycho.nn.Tanh() collectgarbage()",
     suspended_then_resumed = [[local cos = {}
       for i = 1, 100 do cos[i] = coroutine.create(function() coroutine.yield() while true do end end) coroutine.resume(cos[i]) end
       pcall(function() while true do end end)
@@ -257,6 +321,7 @@ function test_the_instruction_limit_cannot_be_escaped()
     local limited = err:find("instruction limit of 1000000 exceeded", 1, true)
       or err:find("__gc metamethods are disabled under the instruction limit", 1, true)
       or err:find("attempt to index a string value", 1, true) -- the locked metatable
+      or err:find("attempt to index a nil value (field '__index')", 1, true) -- no metatable behind
     lu.assertNotNil(limited, name .. "\n" .. err)
     lu.assertTrue(secs < 10, name .. " took " .. secs .. " s")
   end
@@ -381,8 +446,9 @@ function test_paths_with_nul_bytes_are_refused()
   os.remove(path)
 end
 
--- A FIFO would block the load forever (open waits for a writer); devices never end.
-function test_only_regular_files_load()
+-- A FIFO would block the load forever (open waits for a writer), or the save (it waits for a
+-- reader); devices never end.
+function test_only_regular_files_load_and_save()
   local fifo = os.tmpname()
   os.remove(fifo)
   assert(os.execute("mkfifo " .. support.q(fifo)))
@@ -395,6 +461,48 @@ function test_only_regular_files_load()
   lu.assertStrContains(e, "load: /dev/zero: is not a regular file")
   ok, e = pcall(tycho.load, "spec")
   lu.assertStrContains(e, "load: spec: is a directory")
+  fifo = os.tmpname()
+  os.remove(fifo)
+  assert(os.execute("mkfifo " .. support.q(fifo)))
+  out, err, code, secs = support.run({ BIN, "-e", ("print(pcall(tycho.save, %q, tycho.ones(2)))"):format(fifo) }, 20)
+  os.remove(fifo)
+  lu.assertEquals(code, 0, err)
+  lu.assertTrue(secs < 10)
+  lu.assertStrContains(out, "false\tsave: " .. fifo .. ": is not a regular file")
+  ok, e = pcall(tycho.save, "/dev/null", tycho.ones(2))
+  lu.assertStrContains(e, "save: /dev/null: is not a regular file")
+  ok, e = pcall(tycho.save, "spec", tycho.ones(2))
+  lu.assertStrContains(e, "save: spec: is a directory")
+end
+
+-- A descr too long for the reader is an error, not cut into another dtype ('<f' with 44
+-- zeros and '8XYZ' read as float64); NumPy's own leading zeros ('<f0008') still read.
+function test_npy_descr_is_never_cut()
+  local function npy(descr)
+    local header = ("{'descr': '%s', 'fortran_order': False, 'shape': (1,), }"):format(descr)
+    header = header .. string.rep(" ", 63 - (10 + #header) % 64) .. "\n"
+    return "\x93NUMPY\1\0" .. string.pack("<I2", #header) .. header .. string.pack("<d", 2.5)
+  end
+  local path = support.tmpfile(npy("<f" .. string.rep("0", 44) .. "8XYZ"))
+  local ok, err = pcall(tycho.load, path)
+  lu.assertFalse(ok)
+  lu.assertStrContains(err, "bad header: 'descr' is longer than 47 characters")
+  os.remove(path)
+  path = support.tmpfile(npy("<f0008"))
+  lu.assertEquals(tycho.load(path)[1], 2.5)
+  os.remove(path)
+end
+
+-- Messages that said too little.
+function test_messages_name_what_was_wrong()
+  local ok, err = pcall(tycho.tensor, { { 1, 2 }, { { 1 }, { 2 } } })
+  lu.assertStrContains(err, "tensor: ragged table (element 1 at depth 2 is a table, others are numbers)")
+  ok, err = pcall(function() local t = tycho.ones(2) t[1.5] = 1 end)
+  lu.assertStrContains(err, "newindex: tensors accept only integer keys (got 1.5)")
+  ok, err = pcall(function() local t = tycho.ones(2) t.x = 1 end)
+  lu.assertStrContains(err, "newindex: tensors accept only integer keys (got string 'x')")
+  ok, err = pcall(tycho.arange, 0 / 0)
+  lu.assertStrContains(err, "arange: cannot compute the length")
 end
 
 -- A header longer than the reader accepts says so, not that it runs past the end.

@@ -13,9 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The count hook fires every HOOK_CHUNK VM instructions of a thread: cheap, and the limit
-   holds to within that many instructions per thread. */
-#define HOOK_CHUNK 1000
+/* The count hook fires every HOOK_CHUNK VM instructions of the main thread and every
+   CO_HOOK_CHUNK of a coroutine: cheap, and what a thread runs after its last firing goes
+   uncounted. The main thread loses at most HOOK_CHUNK per run. A coroutine is charged
+   CO_HOOK_CHUNK when it is made, which covers what it runs after its last firing, so a
+   tree of short-lived coroutines cannot run uncounted (a count kept per thread across its
+   yields, so a generator is charged once, not at every resume). */
+#define HOOK_CHUNK    1000
+#define CO_HOOK_CHUNK 100
 
 /* Small blocks are recycled per engine. A script's loop frees and allocates the same few
    sizes (small tensors, tables, closures) in bursts as the collector sweeps, and popping a
@@ -310,12 +315,12 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     (void)ar;
     tycho *T = engine_of(L);
     uint64_t limit = T->cfg.instruction_limit;
-    int every = lua_gethookcount(L);
+    int every = lua_gethookcount(L), chunk = L == T->L ? HOOK_CHUNK : CO_HOOK_CHUNK;
     if (!T->depth || !limit) return;   /* outside tycho_run_*: not counted */
     if (!T->limit_hit) {
         if ((uint64_t)every <= limit - T->executed) {
             T->executed += (uint64_t)every;
-            if (every != HOOK_CHUNK) lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_CHUNK);
+            if (every != chunk) lua_sethook(L, count_hook, LUA_MASKCOUNT, chunk);
             return;
         }
         T->executed = limit;
@@ -329,7 +334,11 @@ static void count_hook(lua_State *L, lua_Debug *ar)
    its metatable has __gc at setmetatable time, so checking here is enough. */
 static int guarded_setmetatable(lua_State *L)
 {
-    if (lua_type(L, 2) == LUA_TTABLE) {
+    /* the checks of lbaselib's setmetatable first, so that they name it */
+    int t = lua_type(L, 2);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_argexpected(L, t == LUA_TNIL || t == LUA_TTABLE, 2, "nil or table");
+    if (t == LUA_TTABLE) {
         lua_pushliteral(L, "__gc");
         int has_gc = lua_rawget(L, 2) != LUA_TNIL;
         lua_pop(L, 1);
@@ -442,6 +451,34 @@ static int resume(lua_State *L, lua_State *co, int narg, const char *fname)
     return r;
 }
 
+/* A new coroutine running the function at index 1 (lcorolib's create), counted as the
+   first comment of this file says. */
+static lua_State *new_coroutine(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    tycho *T = engine_of(L);
+    uint64_t limit = T->cfg.instruction_limit;
+    if (limit && T->depth) {
+        if (T->limit_hit || limit - T->executed < CO_HOOK_CHUNK) {
+            T->executed = limit;
+            T->limit_hit = 1;
+            raise_limit(L, T, 1);
+        }
+        T->executed += CO_HOOK_CHUNK;
+    }
+    lua_State *co = lua_newthread(L);
+    if (limit) lua_sethook(co, count_hook, LUA_MASKCOUNT, CO_HOOK_CHUNK);
+    lua_pushvalue(L, 1);
+    lua_xmove(L, co, 1);
+    return co;
+}
+
+static int guarded_create(lua_State *L)
+{
+    new_coroutine(L);
+    return 1;
+}
+
 static int guarded_resume(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTHREAD);
@@ -492,39 +529,46 @@ static int guarded_wrapped(lua_State *L)
 
 static int guarded_wrap(lua_State *L)
 {
-    luaL_checktype(L, 1, LUA_TFUNCTION);
-    lua_State *co = lua_newthread(L);
-    lua_pushvalue(L, 1);
-    lua_xmove(L, co, 1);
+    new_coroutine(L);
     lua_pushcclosure(L, guarded_wrapped, 1);
     return 1;
 }
 
-/* coroutine.close, called through (upvalue 1) between coroutine_enter and its end. */
+/* coroutine.close, as lcorolib's (auxstatus, then the thread closed), between
+   coroutine_enter and its end. */
 static int guarded_close(lua_State *L)
 {
+    luaL_checktype(L, 1, LUA_TTHREAD);
+    lua_State *co = lua_tothread(L, 1);
+    const char *running = NULL;
+    lua_Debug ar;
+    if (co == L) running = "running";
+    else if (lua_status(co) == LUA_OK && lua_getstack(co, 0, &ar)) running = "normal";
+    if (running) return luaL_error(L, "cannot close a %s coroutine", running);
     tycho *T = engine_of(L);
     coroutine_enter(L, T, "coroutine.close");
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    int status = close_thread(co, L);
     T->co_nesting--;
     if (T->limit_hit) return raise_limit(L, T, 1);
-    if (status != LUA_OK) return lua_error(L); /* the same error (a memory error stays one) */
-    return lua_gettop(L);
+    if (status == LUA_OK) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushboolean(L, 0);
+    lua_xmove(co, L, 1);
+    return 2;
 }
-
-static void wrap_field(lua_State *L, int t, const char *name, lua_CFunction f);
 
 static void open_coroutine_guards(lua_State *L)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_getfield(L, -1, LUA_COLIBNAME);
-    int co = lua_gettop(L);
-    wrap_field(L, co, "resume", guarded_resume);
-    wrap_field(L, co, "close", guarded_close);
-    lua_pushcfunction(L, guarded_wrap);
-    lua_setfield(L, co, "wrap");
+    static const luaL_Reg fns[] = {
+        { "create", guarded_create }, { "resume", guarded_resume },
+        { "wrap", guarded_wrap },     { "close", guarded_close },
+        { NULL, NULL },
+    };
+    luaL_setfuncs(L, fns, 0);
     lua_pop(L, 2);
 }
 
@@ -671,6 +715,7 @@ static int sandbox_require(lua_State *L)
 static int sandbox_load(lua_State *L)
 {
     static const char binary[] = "load: binary chunks are disabled in the sandbox";
+    if (!lua_isstring(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION); /* lbaselib's check, named */
     int n = lua_gettop(L);
     if (lua_type(L, 1) == LUA_TSTRING && lua_tostring(L, 1)[0] == LUA_SIGNATURE[0])
         return luaL_error(L, "%s", binary);

@@ -1,6 +1,7 @@
 /* lua_module.c: luaopen_tycho, the module table that `require "tycho"` returns: the tensor,
    random, .npy and nn parts in C, and the Lua files of lua/tycho/ compiled into the binary. */
 #include "lua_tensor.h"
+#include "ops.h"
 #include "tycho.h" /* TYCHO_VERSION */
 
 #include <lualib.h>
@@ -25,6 +26,19 @@ static void set_submodule(lua_State *L, int mod, const char *name)
     lua_setfield(L, mod, shortname);
 }
 
+/* tycho.blas(): what runs the products, as numpy.show_config() tells NumPy's. */
+static int l_blas(lua_State *L)
+{
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, ty_blas_core());
+    lua_setfield(L, -2, "core");
+    lua_pushstring(L, ty_blas_config());
+    lua_setfield(L, -2, "config");
+    lua_pushinteger(L, ty_blas_threads());
+    lua_setfield(L, -2, "threads");
+    return 1;
+}
+
 int luaopen_tycho(lua_State *L)
 {
     lua_newtable(L);
@@ -34,6 +48,8 @@ int luaopen_tycho(lua_State *L)
     lt_open_npy(L);
     lua_pushliteral(L, TYCHO_VERSION);
     lua_setfield(L, mod, "version");
+    lua_pushcfunction(L, l_blas);
+    lua_setfield(L, mod, "blas");
 
     /* submodules see the module table before require has stored it */
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);

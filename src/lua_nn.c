@@ -489,7 +489,6 @@ static const luaL_Reg rnn_methods[] = {
 static const luaL_Reg tanh_methods[] = {
     { "forward", tanh_forward },
     { "backward", tanh_backward },
-    { "__tostring", tanh_tostring },
     { NULL, NULL }
 };
 
@@ -521,13 +520,18 @@ void lt_open_nn(lua_State *L)
     }
     lua_pop(L, 1);
     if (lt_newmetatable(L, LT_TANH, &tanh_key)) {
+        /* the methods in a table of their own: a metatable that is its own __index would
+           hand itself to any script as layer.__index, lock or no lock */
+        int mt = lua_gettop(L);
+        luaL_newlibtable(L, tanh_methods);
         lt_push_tensor_metatables(L);
-        lua_pushvalue(L, -3);
+        lua_pushvalue(L, mt);
         luaL_setfuncs(L, tanh_methods, 3);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, -2, "__index");
+        lua_setfield(L, mt, "__index");
+        lua_pushcfunction(L, tanh_tostring);
+        lua_setfield(L, mt, "__tostring");
         lua_pushliteral(L, LT_TANH);
-        lua_setfield(L, -2, "__metatable");
+        lua_setfield(L, mt, "__metatable");
     }
     lua_pop(L, 1);
     lua_newtable(L);

@@ -439,8 +439,10 @@ static const ty_tensor *unaliased(lua_State *L, const ty_tensor *dst, const ty_t
 /* ---- creation ------------------------------------------------------------------------- */
 
 /* Walks a nested table (raw, as check_plain says) to find its shape, checking that it is
-   rectangular. */
-static void table_shape(lua_State *L, int idx, int depth, int *nd, int64_t *shape, int *known)
+   rectangular. The first descent sets the shape; *leaf says once it has reached numbers,
+   after which no row may go deeper. */
+static void table_shape(lua_State *L, int idx, int depth, int *nd, int64_t *shape, int *known,
+                        int *leaf)
 {
     if (depth >= TY_MAX_DIMS) luaL_error(L, "tensor: more than %d levels of nesting", TY_MAX_DIMS);
     check_plain(L, idx, "tensor", depth ? "a nested table" : "the table");
@@ -459,13 +461,14 @@ static void table_shape(lua_State *L, int idx, int depth, int *nd, int64_t *shap
     for (int64_t i = 1; i <= n; i++) {
         int ty = lua_rawgeti(L, idx, (lua_Integer)i);
         if (ty == LUA_TTABLE) {
-            if (*nd > depth + 1 || i == 1) table_shape(L, lua_gettop(L), depth + 1, nd, shape, known);
+            if (*nd > depth + 1 || !*leaf) table_shape(L, lua_gettop(L), depth + 1, nd, shape, known, leaf);
             else luaL_error(L, "tensor: ragged table (element %I at depth %d is a table, others are numbers)",
                             (lua_Integer)i, depth + 1);
         } else if (ty == LUA_TNUMBER) {
             if (*nd > depth + 1)
                 luaL_error(L, "tensor: ragged table (element %I at depth %d is a number, others are tables)",
                            (lua_Integer)i, depth + 1);
+            *leaf = 1;
         } else {
             luaL_error(L, "tensor: element %I at depth %d is a %s, expected a number", (lua_Integer)i,
                        depth + 1, luaL_typename(L, -1));
@@ -512,9 +515,9 @@ static int l_tensor(lua_State *L)
         return 1;
     }
     luaL_checktype(L, 1, LUA_TTABLE);
-    int nd = 1, known = 0;
+    int nd = 1, known = 0, leaf = 0;
     int64_t shape[TY_MAX_DIMS];
-    table_shape(L, 1, 0, &nd, shape, &known);
+    table_shape(L, 1, 0, &nd, shape, &known, &leaf);
     ty_tensor *t = lt_push_new(L, nd, shape);
     if (ty_numel(t) > 0) table_fill(L, 1, 0, nd, shape, t->data);
     return 1;
@@ -598,6 +601,9 @@ static int l_arange(lua_State *L)
        zero from a nonzero span (an infinite step) counts one element when positive */
     double q = (stop - start) / step;
     double len = (q == 0 && stop != start) ? (signbit(q) ? 0 : 1) : ceil(q);
+    if (isnan(len))
+        return luaL_error(L, "arange: cannot compute the length (start %f, stop %f, step %f)",
+                          start, stop, step);
     if (!(len < 1e15)) return luaL_error(L, "arange: too many elements (%f)", len);
     int64_t n = len > 0 ? (int64_t)len : 0;
     ty_tensor *t = lt_push_new(L, 1, &n);
@@ -960,8 +966,14 @@ static int m_newindex(lua_State *L)
     int isint;
     lua_Integer i = lua_tointegerx(L, 2, &isint);
     if (!isint) {
-        return luaL_error(L, "newindex: tensors accept only integer keys (got %s %s)",
-                          luaL_typename(L, 2), lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "");
+        if (lua_type(L, 2) == LUA_TNUMBER)
+            return luaL_error(L, "newindex: tensors accept only integer keys (got %s)",
+                              lua_tostring(L, 2));
+        if (lua_type(L, 2) == LUA_TSTRING)
+            return luaL_error(L, "newindex: tensors accept only integer keys (got string '%s')",
+                              lua_tostring(L, 2));
+        return luaL_error(L, "newindex: tensors accept only integer keys (got %s)",
+                          luaL_typename(L, 2));
     }
     if (t->ndim == 0) return luaL_error(L, "newindex: cannot index a 0-d tensor (use fill_)");
     int64_t k = check_index(L, i, t->shape[0], 1, "newindex");
@@ -1300,6 +1312,7 @@ static int matmul_batched(lua_State *L, const ty_tensor *a0, const ty_tensor *b0
     if (!squeeze_b) shape[nd++] = N;
     ty_tensor *out = lt_push_new(L, nd, shape);
     operands_alive(L, a0, b0);
+    if (ty_numel(out) == 0) return 1; /* however many batches, none has an element */
     ty_tensor o2 = *out;
     /* out viewed as batch x M x N */
     o2.ndim = nb + 2;

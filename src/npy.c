@@ -87,8 +87,9 @@ static int accept_word(cursor *c, const char *w)
     return 0;
 }
 
-/* A Python string literal without escapes (NumPy never writes any); copied into out
-   (cut to outn-1 chars). Returns 0 if there is no complete string here. */
+/* A Python string literal without escapes (NumPy never writes any); copied into out.
+   Returns 1, 0 if there is no complete string here, -1 if it does not fit in outn - 1
+   chars (cut, it could read as another value). */
 static int parse_string(cursor *c, char *out, size_t outn)
 {
     skip_ws(c);
@@ -97,7 +98,8 @@ static int parse_string(cursor *c, char *out, size_t outn)
     size_t k = 0;
     while (c->p < c->end && *c->p != q) {
         if (*c->p == '\\' || *c->p == '\n') return 0;
-        if (k + 1 < outn) out[k++] = *c->p;
+        if (k + 1 >= outn) return -1;
+        out[k++] = *c->p;
         c->p++;
     }
     if (c->p >= c->end) return 0;
@@ -160,7 +162,7 @@ static int parse_dict(const char *text, size_t len, npy_header *h, const char *p
                        "'shape': ...}", path);
     for (;;) {
         if (accept(&c, '}')) break;
-        if (!parse_string(&c, key, sizeof key) || !accept(&c, ':'))
+        if (parse_string(&c, key, sizeof key) != 1 || !accept(&c, ':'))
             return ty_fail(e, TY_EFORMAT, "%s: bad header: expected 'key': value in the dict",
                            path);
         if (strcmp(key, "descr") == 0) {
@@ -169,7 +171,11 @@ static int parse_dict(const char *text, size_t len, npy_header *h, const char *p
                 return ty_fail(e, TY_EFORMAT,
                                "%s: structured dtype (a list of fields) is not supported; "
                                "tycho loads real numbers only", path);
-            if (!parse_string(&c, h->descr, sizeof h->descr))
+            int got = parse_string(&c, h->descr, sizeof h->descr);
+            if (got < 0)
+                return ty_fail(e, TY_EFORMAT, "%s: bad header: 'descr' is longer than %d characters",
+                               path, (int)sizeof h->descr - 1);
+            if (!got)
                 return ty_fail(e, TY_EFORMAT, "%s: bad header: 'descr' is not a string", path);
             h->has_descr = 1;
         } else if (strcmp(key, "fortran_order") == 0) {
@@ -496,8 +502,25 @@ int ty_npy_save(const ty_tensor *t, const char *path, ty_error *e)
     head[8] = (char)(len & 0xff);
     head[9] = (char)(len >> 8);
 
-    FILE *f = fopen(path, "wb");
-    if (!f) return ty_fail(e, TY_EFILE, "%s: %s", path, strerror(errno));
+    /* only a regular file (or a new one) is written: a FIFO would block, a device never fill */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return ty_fail(e, TY_EFILE, "%s: %s", path,
+                       S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file");
+    int fd = open(path, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0666);
+    if (fd < 0) return ty_fail(e, TY_EFILE, "%s: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return ty_fail(e, TY_EFILE, "%s: is not a regular file", path);
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    FILE *f = ftruncate(fd, 0) == 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        int err = errno;
+        close(fd);
+        return ty_fail(e, TY_EFILE, "%s: %s", path, strerror(err));
+    }
     int ok = fwrite(head, 1, (size_t)(10 + len), f) == (size_t)(10 + len) && write_data(f, t);
     int err = errno;
     if (!ok) {

@@ -104,7 +104,8 @@ int ty_broadcast_shape(const ty_tensor *a, const ty_tensor *b, int *ndim, int64_
         shape[d] = sa == 1 ? sb : sa;
     }
     *ndim = nd;
-    return TY_OK;
+    /* (2^40, 1, 0) with (1, 2^40, 0) has no element but sizes whose product overflows */
+    return ty_check_shape(nd, shape, e);
 }
 
 /* ---- elementwise ---------------------------------------------------------------------- */
@@ -322,6 +323,7 @@ void ty_unary(ty_tensor *out, const ty_tensor *a, ty_unop op)
 void ty_clip(ty_tensor *out, const ty_tensor *a, double lo, double hi)
 {
     if (ty_numel(out) == 0) return;
+
     const ty_tensor *ops[2] = { out, a };
     iter it;
     iter_init(&it, out, 2, ops);
@@ -754,3 +756,7 @@ double ty_vdot(const ty_tensor *a, const ty_tensor *b)
     for (int64_t i = 0; i < n; i++) acc += a->data[i * a->stride[0]] * b->data[i * b->stride[0]];
     return acc;
 }
+
+const char *ty_blas_core(void) { return openblas_get_corename(); }
+const char *ty_blas_config(void) { return openblas_get_config(); }
+int ty_blas_threads(void) { return openblas_get_num_threads(); }

@@ -71,4 +71,10 @@ double ty_vdot(const ty_tensor *a, const ty_tensor *b);
 /* allclose as NumPy: |a - b| <= atol + rtol * |b| everywhere (broadcast). */
 int ty_allclose(const ty_tensor *a, const ty_tensor *b, double rtol, double atol);
 
+/* The BLAS behind the products: the core OpenBLAS picked for this CPU (or the one
+   OPENBLAS_CORETYPE forced), its build configuration and its thread count. */
+const char *ty_blas_core(void);
+const char *ty_blas_config(void);
+int         ty_blas_threads(void);
+
 #endif

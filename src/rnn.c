@@ -559,6 +559,7 @@ int ty_rnn_forward(ty_tensor *h, const ty_tensor *x, const ty_tensor *h0, const 
 {
     int rc;
     int64_t N = h->shape[0], T = x->shape[1], H = h->shape[2];
+    if (N == 0 || T == 0 || H == 0) return TY_OK; /* h is empty: no step to take, however many */
     ty_tensor X2, H2;
     if (!as_rows(&X2, x) || !as_rows(&H2, h))
         return ty_fail(e, TY_EARG, "forward: x and h must be reshapeable to (N*T) x D");
@@ -632,7 +633,15 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
 {
     int rc;
     int64_t N = h->shape[0], T = h->shape[1], H = h->shape[2], D = x->shape[2];
-    int64_t C = N > 0 ? (CHUNK_ROWS + N - 1) / N : 1; /* steps per chunk */
+    if (N == 0 || T == 0 || H == 0) { /* no step: every gradient is zero (and no chunk runs) */
+        ty_fill(dx, 0.0);
+        ty_fill(dh0, 0.0);
+        ty_fill(dW_ih, 0.0);
+        ty_fill(dW_hh, 0.0);
+        ty_fill(db, 0.0);
+        return TY_OK;
+    }
+    int64_t C = (CHUNK_ROWS + N - 1) / N; /* steps per chunk */
     if (C > T) C = T;
     if (C < 1) C = 1;
     int64_t R = C * N;

@@ -115,6 +115,8 @@ void ty_storage_release(ty_storage *s)
 
 int64_t ty_shape_numel(int ndim, const int64_t *shape)
 {
+    for (int i = 0; i < ndim; i++) /* an empty shape's other sizes may multiply past 2^63 */
+        if (shape[i] == 0) return 0;
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
     return n;
