@@ -13,18 +13,25 @@ LUA_CFLAGS   = $(shell pkg-config --cflags lua5.4)
 LUA_LIBS     = $(shell pkg-config --libs lua5.4)
 BLAS_CFLAGS  = $(shell pkg-config --cflags openblas)
 BLAS_LIBS    = $(shell pkg-config --libs openblas)
-ALL_CFLAGS   = -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -fPIC $(CFLAGS) $(LUA_CFLAGS) $(BLAS_CFLAGS) -Isrc -I$(BUILD)/gen
+# Sources include each other as "core/tensor.h" (-Isrc); tests and host programs include the
+# public header as "tycho.h" (-Isrc/host). TY_VERSION is tycho.h's version, for the binding.
+VERSION      = $(shell sed -n 's/^\#define TYCHO_VERSION *"\(.*\)"/\1/p' src/host/tycho.h)
+ALL_CFLAGS   = -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -fPIC $(CFLAGS) $(LUA_CFLAGS) $(BLAS_CFLAGS) \
+               -Isrc -Isrc/host -I$(BUILD)/gen -DTY_VERSION='"$(VERSION)"' -MMD -MP
 LIBS         = $(LUA_LIBS) $(BLAS_LIBS) -lm -lpthread
 
-CORE_SRC  = src/tensor.c src/ops.c src/packed_gemm.c src/lanes.c src/random.c src/npy.c src/format.c src/rnn.c
-LUA_SRC   = src/lua_tensor.c src/lua_random.c src/lua_npy.c src/lua_nn.c src/lua_module.c
-HOST_SRC  = src/engine.c
+# One folder per layer (README, "Where things are"); a lower one never includes a higher one.
+CORE_SRC  = $(sort $(wildcard src/core/*.c) $(wildcard src/nn/*.c) $(wildcard src/io/*.c))
+LUA_SRC   = $(sort $(wildcard src/lua/*.c))
+HOST_SRC  = src/host/engine.c
 LUA_FILES = $(sort $(wildcard lua/tycho/*.lua))
 
 CORE_OBJ = $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
 LUA_OBJ  = $(LUA_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_modules.o
 HOST_OBJ = $(HOST_SRC:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJ  = $(CORE_OBJ) $(LUA_OBJ) $(HOST_OBJ)
+# -MMD -MP: each object's header dependencies, so a header change rebuilds what includes it
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*.d)
 
 .PHONY: all deps run test test-valgrind bench bench-detail bench-deps install uninstall rock rock-install check-fresh clean check-asan check-valgrind check-tsan fuzz
 
@@ -44,12 +51,12 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
 	fi
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) | deps
+$(BUILD)/obj/%.o: src/%.c | deps
 	@mkdir -p $(dir $@) $(BUILD)/gen
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # random.c reproduces NumPy's floating-point operations bit for bit: no fused multiply-add.
-$(BUILD)/obj/random.o: ALL_CFLAGS += -ffp-contract=off
+$(BUILD)/obj/core/random.o: ALL_CFLAGS += -ffp-contract=off
 
 # The Lua parts of the library are compiled into every artifact as byte arrays.
 $(BUILD)/gen/lua_modules.c: $(LUA_FILES) Makefile | deps
@@ -86,7 +93,7 @@ $(BUILD)/tycho.so: $(CORE_OBJ) $(LUA_OBJ)
 # (about 10% off a notebook-sized forward_step). -Wl,-E exports Lua's API to the C modules
 # a script may `require`. Host programs link libtycho with their own Lua.
 LUA_STATIC = $(shell pkg-config --variable=libdir lua5.4)/liblua5.4.a
-$(BUILD)/tycho: $(BUILD)/obj/main.o $(BUILD)/libtycho.a
+$(BUILD)/tycho: $(BUILD)/obj/host/main.o $(BUILD)/libtycho.a
 	$(CC) $(LDFLAGS) -Wl,-E -o $@ $^ $(LUA_STATIC) $(BLAS_LIBS) -lreadline -lm -ldl
 
 run: all
@@ -98,15 +105,15 @@ run: all
 C_TESTS = $(patsubst spec/c/%.c,$(BUILD)/ctest/%,$(wildcard spec/c/*_test.c)) $(BUILD)/examples/host \
           $(BUILD)/replay/npy $(BUILD)/replay/chunk $(BUILD)/replay/ops
 
-$(BUILD)/ctest/%: spec/c/%.c $(BUILD)/libtycho.a src/tycho.h
+$(BUILD)/ctest/%: spec/c/%.c $(BUILD)/libtycho.a src/host/tycho.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtycho.a $(LIBS) -lpthread
 
-$(BUILD)/examples/host: examples/embed/host.c $(BUILD)/libtycho.a src/tycho.h
+$(BUILD)/examples/host: examples/embed/host.c $(BUILD)/libtycho.a src/host/tycho.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtycho.a $(LIBS)
 
-$(BUILD)/replay/%: spec/fuzz/fuzz_%.c spec/fuzz/replay.c $(BUILD)/libtycho.a src/tycho.h
+$(BUILD)/replay/%: spec/fuzz/fuzz_%.c spec/fuzz/replay.c $(BUILD)/libtycho.a src/host/tycho.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -DCORPUS='"spec/fuzz/corpus_$*"' -o $@ $< spec/fuzz/replay.c \
 	  $(BUILD)/libtycho.a $(LIBS)
@@ -151,12 +158,19 @@ test-valgrind: all $(C_TESTS)
 	TYCHO_BUILD=$(BUILD) TYCHO_LDFLAGS='$(LDFLAGS)' $(SPEC_ENV) $(VALGRIND) $(BUILD)/tycho spec/run.lua
 
 # Benchmarks (not tests): one table with tycho beside NumPy and PyTorch, 1 BLAS thread,
-# then the large RNN case again with 2 threads; its peak memory on 1 and on 2 threads.
-bench: all
-	OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/run.lua
-	OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/run.lua rnn_fwd_bwd_N64
-	OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/memory.lua
-	OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/memory.lua
+# then the large RNN case again with 2 threads; its peak memory on 1 and on 2 threads. The
+# table states the FMA peak (bench/fma_peak.c) and the core OpenBLAS runs on each side, all
+# under the same environment; BLAS_CORE=native unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+# for every side, so OpenBLAS picks its kernels for this CPU.
+BENCH_ENV = $(if $(filter native,$(BLAS_CORE)),env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE) \
+            BENCH_FMA_PEAK=$(BUILD)/bench_fma_peak
+$(BUILD)/bench_fma_peak: bench/fma_peak.c
+	$(CC) -O2 -std=c99 -Wall -Wextra -pthread -o $@ $<
+bench: all $(BUILD)/bench_fma_peak
+	$(BENCH_ENV) OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/run.lua
+	$(BENCH_ENV) OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/run.lua rnn_fwd_bwd_N64
+	$(BENCH_ENV) OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/memory.lua
+	$(BENCH_ENV) OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/memory.lua
 
 # The measurements behind three choices: OpenBLAS's rate for each operand layout at the RNN's
 # product shapes, ordinary against streaming stores for elementwise results, and the RNN's
@@ -195,7 +209,7 @@ fuzz:
 	  -timeout=10 -max_len=512 \
 	  -artifact_prefix=$(FUZZ_BUILD)/crashes/ops- $(FUZZ_BUILD)/corpus_ops spec/fuzz/corpus_ops
 
-$(FUZZ_BUILD)/fuzz_%: spec/fuzz/fuzz_%.c $(FUZZ_BUILD)/libtycho.a src/tycho.h
+$(FUZZ_BUILD)/fuzz_%: spec/fuzz/fuzz_%.c $(FUZZ_BUILD)/libtycho.a src/host/tycho.h
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libtycho.a $(LIBS)
 
 # DESIGN.md section 3's layout under $(DESTDIR)$(PREFIX); tycho.pc names PREFIX (not DESTDIR).
@@ -204,7 +218,6 @@ $(FUZZ_BUILD)/fuzz_%: spec/fuzz/fuzz_%.c $(FUZZ_BUILD)/libtycho.a src/tycho.h
 # dependencies (libgfortran) matter only to a fully static binary, which links OpenBLAS's
 # archive too. For the system's library directories (PREFIX /usr/local or /usr, no DESTDIR)
 # install runs ldconfig, so that programs find libtycho.so without LD_LIBRARY_PATH.
-VERSION = $(shell sed -n 's/^\#define TYCHO_VERSION *"\(.*\)"/\1/p' src/tycho.h)
 INSTALLED = bin/tycho lib/libtycho.a lib/libtycho.so include/tycho.h lib/pkgconfig/tycho.pc \
             lib/lua/5.4/tycho.so $(LUA_FILES:lua/tycho/%=share/lua/5.4/tycho/%)
 SYSTEM_PREFIXES = /usr/local /usr
@@ -214,7 +227,7 @@ install: all
 	install -m 755 $(BUILD)/tycho $(DESTDIR)$(PREFIX)/bin/tycho
 	install -m 644 $(BUILD)/libtycho.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libtycho.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 src/tycho.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 src/host/tycho.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/tycho.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/tycho.so
 	install -m 644 $(LUA_FILES) $(DESTDIR)$(PREFIX)/share/lua/5.4/tycho/
 	printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' 'libdir=$${exec_prefix}/lib' \

@@ -20,7 +20,7 @@ function test_npy_zero_sized_but_huge_shapes_are_too_large()
   end
 end
 
--- The same shapes from Lua reach the tensor core directly (src/tensor.c, ty_check_shape and
+-- The same shapes from Lua reach the tensor core directly (src/core/tensor.c, ty_check_shape and
 -- ty_contiguous_strides; lua_tensor.c's -1 in view/reshape): they must fail or give an
 -- empty tensor, without overflowing on the way (which only UBSan sees).
 function test_zero_sized_but_huge_shapes_from_lua()
@@ -44,7 +44,7 @@ end
 
 -- fuzz_ops: narrow(d, start, len) checked start - 1 + len > size, which wraps for a huge len
 -- (math.maxinteger): the view got length 2^63-1 over a 4-element storage, and reading or
--- writing it ran off the heap from a sandboxed script (src/lua_tensor.c, m_narrow).
+-- writing it ran off the heap from a sandboxed script (src/lua/lua_tensor.c, m_narrow).
 -- Input: spec/fuzz/corpus_ops/regress_narrow_length_overflow.
 function test_narrow_with_a_huge_length_fails()
   local t = tycho.zeros(4)

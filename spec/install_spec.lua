@@ -73,7 +73,7 @@ function TestInstall.test_pc_names_the_prefix()
   local flags = must(CLEAN .. TestInstall.pc .. "--cflags --libs tycho")
   lu.assertStrContains(flags, "-I" .. TestInstall.prefix .. "/include")
   lu.assertStrContains(flags, "-L" .. TestInstall.prefix .. "/lib -ltycho")
-  local version = slurp("src/tycho.h"):match('#define TYCHO_VERSION%s+"([^"]+)"')
+  local version = slurp("src/host/tycho.h"):match('#define TYCHO_VERSION%s+"([^"]+)"')
   lu.assertEquals(must(CLEAN .. TestInstall.pc .. "--modversion tycho"), version .. "\n")
 end
 

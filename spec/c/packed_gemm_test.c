@@ -1,7 +1,7 @@
 /* packed_gemm_test.c: the packed product (src/packed_gemm.c) against a plain triple loop,
    for sizes around its 8-row and 16-column tiles, strided operands, and both C = A B and
    C += A B, whichever of its compiled versions this CPU runs. */
-#include "packed_gemm.h"
+#include "core/packed_gemm.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
    every product packed and split between 2, 3 or 5 lanes (threads, src/lanes.c), on odd
    sizes around the packed product's tiles and panels. spec/rnn_reference_spec.lua checks
    the results against the notebook's plain loops. */
-#include "rnn.h"
+#include "nn/rnn.h"
 
 #include <math.h>
 #include <stdio.h>

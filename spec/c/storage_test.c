@@ -1,7 +1,7 @@
 /* storage_test.c: tensor storage from the core's side: the data of every storage starts on
    a 64-byte boundary and ends inside its block, whatever alignment the allocator gives
    (at least 8 bytes: the header at the block's start holds pointers and sizes). */
-#include "tensor.h"
+#include "core/tensor.h"
 
 #include <stdint.h>
 #include <stdio.h>

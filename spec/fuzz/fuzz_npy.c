@@ -2,7 +2,7 @@
    code and a message, never crash or leak; what loads must survive a save and reload bit
    for bit. Built and run by `make fuzz`. */
 #define _GNU_SOURCE   /* memfd_create */
-#include "npy.h"
+#include "io/npy.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
-#include "rnn.h"
+#include "nn/rnn.h"
 #include "tycho.h"
 
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /* format.c: NumPy 1.24's arrayprint (FloatingFormat, _formatArray, array_repr) for float64
    tensors, and Python's float repr. Digits come from the C library's exact printf/strtod. */
-#include "format.h"
+#include "core/format.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,13 +1,13 @@
 /* lua_nn.c: tycho.nn, the layers as userdata: RNNLayer (the notebook's vanilla tanh RNN) and
    Tanh. Fields hold the very tensor objects scripts assign; the math is in rnn.c. */
-#include "lua_tensor.h"
+#include "lua/lua_tensor.h"
 
 #include <string.h>
 
-#include "lua_random.h"
-#include "ops.h"
-#include "random.h"
-#include "rnn.h"
+#include "lua/lua_random.h"
+#include "core/ops.h"
+#include "core/random.h"
+#include "nn/rnn.h"
 
 #define LT_RNN  "tycho.RNNLayer"
 #define LT_TANH "tycho.Tanh"

@@ -4,7 +4,7 @@
 #define TYCHO_FORMAT_H
 
 #include <stddef.h>
-#include "tensor.h"
+#include "core/tensor.h"
 
 /* Receives the text piece by piece; a nonzero return stops formatting and is passed back.
    The formatter holds no heap memory, so a writer may also longjmp (raise a Lua error). */

@@ -3,7 +3,7 @@
 #ifndef TYCHO_NPY_H
 #define TYCHO_NPY_H
 
-#include "tensor.h"
+#include "core/tensor.h"
 
 /* Reads a .npy file (format 1.0, 2.0 or 3.0; real, integer or bool dtypes, either byte
    order, C or Fortran order) into the empty slot out as a new contiguous float64 tensor

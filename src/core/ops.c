@@ -1,6 +1,6 @@
 /* ops.c: elementwise arithmetic with NumPy broadcasting over arbitrary strides, reductions
    and matrix products (CBLAS, with a plain loop for tiny sizes where BLAS overhead dominates). */
-#include "ops.h"
+#include "core/ops.h"
 
 #include <cblas.h>
 #include <math.h>

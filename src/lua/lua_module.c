@@ -1,8 +1,8 @@
 /* lua_module.c: luaopen_tycho, the module table that `require "tycho"` returns: the tensor,
    random, .npy and nn parts in C, and the Lua files of lua/tycho/ compiled into the binary. */
-#include "lua_tensor.h"
-#include "ops.h"
-#include "tycho.h" /* TYCHO_VERSION */
+#include "lua/lua_tensor.h"
+#include "core/ops.h"
+/* TY_VERSION: tycho.h's TYCHO_VERSION, from the Makefile (the binding does not include the host's header) */
 
 #include <lualib.h>
 #include <stdio.h>
@@ -46,7 +46,7 @@ int luaopen_tycho(lua_State *L)
     lt_open_tensor(L);
     lt_open_random(L);
     lt_open_npy(L);
-    lua_pushliteral(L, TYCHO_VERSION);
+    lua_pushliteral(L, TY_VERSION);
     lua_setfield(L, mod, "version");
     lua_pushcfunction(L, l_blas);
     lua_setfield(L, mod, "blas");

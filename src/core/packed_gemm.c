@@ -1,10 +1,10 @@
 /* packed_gemm.c: a GEMM whose right operand is packed once per sequence instead of once per
    call. One thread; tiles of 8 rows x 16 columns held in sixteen 8-double vector registers. */
-#include "packed_gemm.h"
+#include "core/packed_gemm.h"
 
 #include <string.h>
 
-#include "ops.h"
+#include "core/ops.h"
 
 /* The tile loops must be unrolled so the accumulators stay in registers, and become fused
    multiply-adds (ISO C mode leaves a * b + c unfused): at the RNN's 64x512x512 step, 24

@@ -1,7 +1,7 @@
 /* tensor.c: storage lifetime (refcounts, engine allocator, wrapped external data) and the
    view arithmetic on shapes and strides. No element math here: see ops.c. */
 #define _DEFAULT_SOURCE /* madvise flags */
-#include "tensor.h"
+#include "core/tensor.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
 #define TYCHO_RANDOM_H
 
 #include <stdint.h>
-#include "tensor.h"
+#include "core/tensor.h"
 
 #define TY_MT_N 624
 

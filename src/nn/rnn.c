@@ -1,15 +1,15 @@
 /* rnn.c: the vanilla tanh RNN (h_t = tanh(x_t W_ih + h_{t-1} W_hh + b)) forward and backward,
    with whole-sequence GEMMs wherever the math allows and no allocation per time step. */
-#include "rnn.h"
+#include "nn/rnn.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
 
-#include "lanes.h"
-#include "ops.h"
-#include "packed_gemm.h"
+#include "core/lanes.h"
+#include "core/ops.h"
+#include "core/packed_gemm.h"
 
 /* A 2-d view header. Only the fields of two dimensions are set: these headers are made
    several times per time step, and the other dimensions are never read. */

@@ -3,7 +3,7 @@
 #ifndef TYCHO_PACKED_GEMM_H
 #define TYCHO_PACKED_GEMM_H
 
-#include "tensor.h"
+#include "core/tensor.h"
 
 /* Column panels of this width: the columns from c on (a multiple of it) of B packed in P
    start at P + c * K, so threads can pack and multiply a column range each. */

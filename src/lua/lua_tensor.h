@@ -5,7 +5,7 @@
 
 #include <lua.h>
 #include <lauxlib.h>
-#include "tensor.h"
+#include "core/tensor.h"
 
 #define LT_TENSOR "tycho.Tensor"
 

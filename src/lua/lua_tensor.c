@@ -1,14 +1,14 @@
 /* lua_tensor.c: the tycho.Tensor userdata: creation, views, element access, arithmetic with
    broadcasting, reductions and products. Checks every argument, then calls the core. */
-#include "lua_tensor.h"
+#include "lua/lua_tensor.h"
 
 #include <limits.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
 
-#include "format.h"
-#include "ops.h"
+#include "core/format.h"
+#include "core/ops.h"
 
 /* ---- shared helpers ------------------------------------------------------------------- */
 

@@ -5,7 +5,7 @@
    counter: they spin for a while (the next step is usually microseconds away), then yield
    the core, so an oversubscribed machine or a debugger still makes progress. */
 #define _POSIX_C_SOURCE 200809L
-#include "lanes.h"
+#include "core/lanes.h"
 
 #include <pthread.h>
 #include <sched.h>

@@ -4,7 +4,7 @@
 #define TYCHO_LUA_RANDOM_H
 
 #include <lua.h>
-#include "random.h"
+#include "core/random.h"
 
 /* This Lua state's generator (created, entropy-seeded, on first use; may raise a memory
    error then). Lives as long as the state; the stack is left as it was. */

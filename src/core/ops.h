@@ -19,7 +19,7 @@ typedef double ty_v4d __attribute__((vector_size(4 * sizeof(double))));
 typedef double ty_v4d_u __attribute__((vector_size(4 * sizeof(double)), aligned(8), may_alias));
 #define TY_LOAD4(p) (*(const ty_v4d_u *)(p))
 
-#include "tensor.h"
+#include "core/tensor.h"
 
 typedef enum {
     TY_ADD, TY_SUB, TY_MUL, TY_DIV, TY_POW, TY_MAXIMUM, TY_MINIMUM,

@@ -1,6 +1,6 @@
 /* random.c: MT19937 and the legacy NumPy samplers on top of it, reproduced operation for
    operation (built with -ffp-contract=off) so seeded streams match NumPy bit for bit. */
-#include "random.h"
+#include "core/random.h"
 
 #include <math.h>
 #include <stdio.h>

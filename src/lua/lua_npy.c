@@ -1,11 +1,11 @@
 /* lua_npy.c: tycho.load, tycho.save and t:save over npy.c, with arguments checked, errors
    named after the function, and both refused when the host runs a sandbox. */
-#include "lua_tensor.h"
+#include "lua/lua_tensor.h"
 
 #include <string.h>
 #include <sys/stat.h>
 
-#include "npy.h"
+#include "io/npy.h"
 
 #define SANDBOX_KEY "tycho.sandbox"
 

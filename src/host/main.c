@@ -4,7 +4,7 @@
 #include <lauxlib.h>
 
 #include "tycho.h"
-#include "engine.h"
+#include "host/engine.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,11 +1,11 @@
 /* lua_random.c: tycho.random.seed/rand/randn (and tycho.rand, tycho.randn) over one
    ty_random per Lua state, kept in the registry so engines never share a stream. */
-#include "lua_random.h"
+#include "lua/lua_random.h"
 
 #include <math.h>
 #include <stdio.h>
 
-#include "lua_tensor.h"
+#include "lua/lua_tensor.h"
 
 #define STATE_KEY "tycho.random"
 

@@ -3,7 +3,7 @@
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L   /* fileno, fstat, fdopen, O_CLOEXEC */
 #endif
-#include "npy.h"
+#include "io/npy.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
 #ifndef TYCHO_RNN_H
 #define TYCHO_RNN_H
 
-#include "tensor.h"
+#include "core/tensor.h"
 
 /* Checks that W_ih is D x H, W_hh is H x H and b has H elements (1-d). */
 int ty_rnn_check_weights(const ty_tensor *W_ih, const ty_tensor *W_hh, const ty_tensor *b,

@@ -5,8 +5,8 @@
 #include <lualib.h>
 
 #include "tycho.h"
-#include "engine.h"
-#include "lua_tensor.h"
+#include "host/engine.h"
+#include "lua/lua_tensor.h"
 
 #include <stdarg.h>
 #include <stdio.h>
