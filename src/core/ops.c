@@ -2,7 +2,8 @@
    and matrix products (CBLAS, with a plain loop for tiny sizes where BLAS overhead dominates). */
 #include "core/ops.h"
 
-#include <cblas.h>
+#include "core/iter.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -11,82 +12,6 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("tree-vectorize")
 #endif
-
-/* ---- broadcasting iterator ------------------------------------------------------------ */
-
-#define MAX_OPS 4
-
-typedef struct iter {
-    int     ndim;
-    int     nop;
-    int64_t shape[TY_MAX_DIMS];
-    int64_t stride[MAX_OPS][TY_MAX_DIMS];
-    double *ptr[MAX_OPS];
-} iter;
-
-/* Lays every operand over out's shape (stride 0 where broadcast), then merges dimensions
-   that are contiguous for all operands so the inner loop runs as long as possible. */
-static void iter_init(iter *it, const ty_tensor *out, int nop, const ty_tensor *const *ops)
-{
-    int nd = out->ndim;
-    it->nop = nop;
-    int k = 0;
-    for (int d = 0; d < nd; d++) {
-        if (out->shape[d] == 1) continue;
-        it->shape[k] = out->shape[d];
-        for (int o = 0; o < nop; o++) {
-            const ty_tensor *t = ops[o];
-            int td = d - (nd - t->ndim);
-            it->stride[o][k] = (td < 0 || t->shape[td] == 1) ? 0 : t->stride[td];
-        }
-        k++;
-    }
-    for (int o = 0; o < nop; o++) it->ptr[o] = ops[o]->data;
-    /* merge dims from the inside out */
-    int m = 0;
-    for (int d = 0; d < k; d++) {
-        if (m > 0) {
-            int ok = 1;
-            for (int o = 0; o < nop; o++)
-                if (it->stride[o][m - 1] != it->stride[o][d] * it->shape[d]) ok = 0;
-            if (ok) {
-                it->shape[m - 1] *= it->shape[d];
-                for (int o = 0; o < nop; o++) it->stride[o][m - 1] = it->stride[o][d];
-                continue;
-            }
-        }
-        it->shape[m] = it->shape[d];
-        for (int o = 0; o < nop; o++) it->stride[o][m] = it->stride[o][d];
-        m++;
-    }
-    if (m == 0) {
-        it->shape[0] = 1;
-        for (int o = 0; o < nop; o++) it->stride[o][0] = 0;
-        m = 1;
-    }
-    it->ndim = m;
-}
-
-/* Calls body(n, ptrs, inner strides) for each innermost run. */
-#define ITER_RUNS(it, ...)                                                                \
-    do {                                                                                  \
-        int64_t idx_[TY_MAX_DIMS] = { 0 };                                                \
-        int nd_ = (it).ndim, last_ = nd_ - 1;                                             \
-        int64_t n_ = (it).shape[last_];                                                   \
-        for (;;) {                                                                        \
-            __VA_ARGS__;                                                                      \
-            int d_ = last_ - 1;                                                           \
-            for (; d_ >= 0; d_--) {                                                       \
-                for (int o_ = 0; o_ < (it).nop; o_++) (it).ptr[o_] += (it).stride[o_][d_]; \
-                if (++idx_[d_] < (it).shape[d_]) break;                                   \
-                for (int o_ = 0; o_ < (it).nop; o_++)                                     \
-                    (it).ptr[o_] -= (it).stride[o_][d_] * (it).shape[d_];                 \
-                idx_[d_] = 0;                                                             \
-            }                                                                             \
-            if (d_ < 0) break;                                                            \
-        }                                                                                 \
-        (void)n_;                                                                         \
-    } while (0)
 
 int ty_broadcast_shape(const ty_tensor *a, const ty_tensor *b, int *ndim, int64_t *shape,
                        ty_error *e)
@@ -188,10 +113,10 @@ void ty_binary(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, ty_binop 
 {
     if (ty_numel(out) == 0) return;
     const ty_tensor *ops[3] = { out, a, b };
-    iter it;
-    iter_init(&it, out, 3, ops);
+    ty_iter it;
+    ty_iter_init(&it, out->ndim, out->shape, 3, ops);
     bin_run run = bin_kernel(op);
-    ITER_RUNS(it, run(n_, it.ptr[0], it.stride[0][last_], it.ptr[1], it.stride[1][last_],
+    TY_ITER_RUNS(it, run(n_, it.ptr[0], it.stride[0][last_], it.ptr[1], it.stride[1][last_],
                       it.ptr[2], it.stride[2][last_]));
 }
 
@@ -315,9 +240,9 @@ void ty_unary(ty_tensor *out, const ty_tensor *a, ty_unop op)
     case TY_ABS: run = un_abs; break;
     }
     const ty_tensor *ops[2] = { out, a };
-    iter it;
-    iter_init(&it, out, 2, ops);
-    ITER_RUNS(it, run(n_, it.ptr[0], it.stride[0][last_], it.ptr[1], it.stride[1][last_]));
+    ty_iter it;
+    ty_iter_init(&it, out->ndim, out->shape, 2, ops);
+    TY_ITER_RUNS(it, run(n_, it.ptr[0], it.stride[0][last_], it.ptr[1], it.stride[1][last_]));
 }
 
 void ty_clip(ty_tensor *out, const ty_tensor *a, double lo, double hi)
@@ -325,9 +250,9 @@ void ty_clip(ty_tensor *out, const ty_tensor *a, double lo, double hi)
     if (ty_numel(out) == 0) return;
 
     const ty_tensor *ops[2] = { out, a };
-    iter it;
-    iter_init(&it, out, 2, ops);
-    ITER_RUNS(it, {
+    ty_iter it;
+    ty_iter_init(&it, out->ndim, out->shape, 2, ops);
+    TY_ITER_RUNS(it, {
         int64_t so = it.stride[0][last_], sa = it.stride[1][last_];
         for (int64_t i = 0; i < n_; i++) {
             double x = it.ptr[1][i * sa];
@@ -341,9 +266,9 @@ void ty_where(ty_tensor *out, const ty_tensor *c, const ty_tensor *a, const ty_t
 {
     if (ty_numel(out) == 0) return;
     const ty_tensor *ops[4] = { out, c, a, b };
-    iter it;
-    iter_init(&it, out, 4, ops);
-    ITER_RUNS(it, {
+    ty_iter it;
+    ty_iter_init(&it, out->ndim, out->shape, 4, ops);
+    TY_ITER_RUNS(it, {
         int64_t so = it.stride[0][last_], sc = it.stride[1][last_];
         int64_t sa = it.stride[2][last_], sb = it.stride[3][last_];
         for (int64_t i = 0; i < n_; i++)
@@ -355,9 +280,9 @@ void ty_assign(ty_tensor *dst, const ty_tensor *src)
 {
     if (ty_numel(dst) == 0) return;
     const ty_tensor *ops[2] = { dst, src };
-    iter it;
-    iter_init(&it, dst, 2, ops);
-    ITER_RUNS(it, {
+    ty_iter it;
+    ty_iter_init(&it, dst->ndim, dst->shape, 2, ops);
+    TY_ITER_RUNS(it, {
         int64_t so = it.stride[0][last_], sa = it.stride[1][last_];
         if (so == 1 && sa == 1) {
             memmove(it.ptr[0], it.ptr[1], (size_t)n_ * sizeof(double));
@@ -487,9 +412,9 @@ double ty_reduce_all(const ty_tensor *a, ty_reduce op)
     if (ty_numel(a) == 0) return red_result(&r, op);
     /* the iterator walks in row-major order, so arg* positions are flat C-order indexes */
     const ty_tensor *ops[1] = { a };
-    iter it;
-    iter_init(&it, a, 1, ops);
-    ITER_RUNS(it, red_step(&r, op, it.ptr[0], n_, it.stride[0][last_]));
+    ty_iter it;
+    ty_iter_init(&it, a->ndim, a->shape, 1, ops);
+    TY_ITER_RUNS(it, red_step(&r, op, it.ptr[0], n_, it.stride[0][last_]));
     return red_result(&r, op);
 }
 
@@ -501,17 +426,18 @@ void ty_reduce_dim(ty_tensor *out, const ty_tensor *a, int dim, ty_reduce op)
     if (total == 0) return;
     ty_tensor rest = *a;
     ty_view_select(&rest, dim, 0);
-    int64_t idx[TY_MAX_DIMS] = { 0 };
-    for (int64_t k = 0; k < total; k++) {
-        const double *p = ty_element(&rest, idx);
-        red_state r = { 0, 0, 0, 0 };
-        if (n > 0) red_step(&r, op, p, n, s);
-        *ty_element(out, idx) = red_result(&r, op);
-        for (int d = rest.ndim - 1; d >= 0; d--) {
-            if (++idx[d] < rest.shape[d]) break;
-            idx[d] = 0;
+    TY_ASSERT(ty_same_shape(out, &rest));
+    const ty_tensor *ops[2] = { out, &rest };
+    ty_iter it;
+    ty_iter_init(&it, out->ndim, out->shape, 2, ops);
+    TY_ITER_RUNS(it, {
+        int64_t so = it.stride[0][last_], sr = it.stride[1][last_];
+        for (int64_t i = 0; i < n_; i++) {
+            red_state r = { 0, 0, 0, 0 };
+            if (n > 0) red_step(&r, op, it.ptr[1] + i * sr, n, s);
+            it.ptr[0][i * so] = red_result(&r, op);
         }
-    }
+    });
 }
 
 double ty_norm(const ty_tensor *a)
@@ -519,9 +445,9 @@ double ty_norm(const ty_tensor *a)
     if (ty_numel(a) == 0) return 0.0;
     double acc = 0;
     const ty_tensor *ops[1] = { a };
-    iter it;
-    iter_init(&it, a, 1, ops);
-    ITER_RUNS(it, {
+    ty_iter it;
+    ty_iter_init(&it, a->ndim, a->shape, 1, ops);
+    TY_ITER_RUNS(it, {
         int64_t s = it.stride[0][last_];
         for (int64_t i = 0; i < n_; i++) acc += it.ptr[0][i * s] * it.ptr[0][i * s];
     });
@@ -541,10 +467,10 @@ int ty_allclose(const ty_tensor *a, const ty_tensor *b, double rtol, double atol
     double dummy = 0;
     out.data = &dummy; /* strides 0: the iterator only walks a and b */
     const ty_tensor *ops[3] = { &out, a, b };
-    iter it;
-    iter_init(&it, &out, 3, ops);
+    ty_iter it;
+    ty_iter_init(&it, out.ndim, out.shape, 3, ops);
     int ok = 1;
-    ITER_RUNS(it, {
+    TY_ITER_RUNS(it, {
         int64_t sa = it.stride[1][last_], sb = it.stride[2][last_];
         for (int64_t i = 0; i < n_ && ok; i++) {
             double x = it.ptr[1][i * sa], y = it.ptr[2][i * sb];
@@ -557,206 +483,3 @@ int ty_allclose(const ty_tensor *a, const ty_tensor *b, double rtol, double atol
     });
     return ok;
 }
-
-/* ---- products ------------------------------------------------------------------------- */
-
-/* How BLAS can read a rows x cols matrix in place: 0 no, 1 as is (ld), 2 transposed (ld). */
-static int blas_layout(const ty_tensor *m, int64_t *ld)
-{
-    int64_t r = m->shape[0], c = m->shape[1];
-    int64_t s0 = m->stride[0], s1 = m->stride[1];
-    if ((c == 1 || s1 == 1) && (r == 1 || s0 >= (c > 1 ? c : 1))) {
-        *ld = r == 1 ? (c > 1 ? c : 1) : s0;
-        return 1;
-    }
-    if ((r == 1 || s0 == 1) && (c == 1 || s1 >= (r > 1 ? r : 1))) {
-        *ld = c == 1 ? (r > 1 ? r : 1) : s1;
-        return 2;
-    }
-    return 0;
-}
-
-/* Products this small finish before a BLAS call would have set up. */
-#define SMALL_GEMM (16 * 16 * 16)
-
-/* out = a b (+ beta out) for row-contiguous b and out (a may have any strides): four
-   outputs of a row in one vector across the k loop. */
-TY_VECTOR_CLONES
-static void gemm_small_rows(int64_t M, int64_t N, int64_t K, const double *a, int64_t as0,
-                            int64_t as1, const double *b, int64_t bs0, double *out, int64_t os0,
-                            double beta)
-{
-    for (int64_t i = 0; i < M; i++) {
-        double *o = out + i * os0;
-        const double *ar = a + i * as0;
-        int64_t j = 0;
-        for (; j + 4 <= N; j += 4) {
-            ty_v4d c = { 0, 0, 0, 0 };
-            const double *bp = b + j;
-            for (int64_t k = 0; k < K; k++, bp += bs0) c += ar[k * as1] * TY_LOAD4(bp);
-            if (beta != 0) c += beta * TY_LOAD4(o + j);
-            *(ty_v4d_u *)(o + j) = c;
-        }
-        for (; j < N; j++) {
-            double c = 0;
-            const double *bp = b + j;
-            for (int64_t k = 0; k < K; k++, bp += bs0) c += ar[k * as1] * *bp;
-            o[j] = beta != 0 ? c + beta * o[j] : c;
-        }
-    }
-}
-
-/* b's elements packed row-major for gemm_small_rows, when it is not laid out that way and
-   this few: the copy costs K*N, the product M*K*N. */
-#define SMALL_GEMM_PACK 1024
-
-static void gemm_small(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, double beta)
-{
-    int64_t M = a->shape[0], K = a->shape[1], N = b->shape[1];
-    int64_t as0 = a->stride[0], as1 = a->stride[1], bs0 = b->stride[0], bs1 = b->stride[1];
-    int64_t os0 = out->stride[0], os1 = out->stride[1];
-    if (bs1 == 1 && os1 == 1) {
-        gemm_small_rows(M, N, K, a->data, as0, as1, b->data, bs0, out->data, os0, beta);
-        return;
-    }
-    if (os1 == 1 && K * N <= SMALL_GEMM_PACK) {
-        double packed[SMALL_GEMM_PACK];
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t j = 0; j < N; j++) packed[k * N + j] = b->data[k * bs0 + j * bs1];
-        gemm_small_rows(M, N, K, a->data, as0, as1, packed, N, out->data, os0, beta);
-        return;
-    }
-    if (as1 == 1 && bs0 == 1) {
-        /* b is a transposed row-major matrix: every output is a dot product of two
-           contiguous runs */
-        for (int64_t i = 0; i < M; i++) {
-            const double *ar = a->data + i * as0;
-            for (int64_t j = 0; j < N; j++) {
-                const double *bc = b->data + j * bs1;
-                double c = 0;
-                for (int64_t k = 0; k < K; k++) c += ar[k] * bc[k];
-                double *o = out->data + i * os0 + j * os1;
-                *o = beta != 0 ? c + beta * *o : c;
-            }
-        }
-        return;
-    }
-    for (int64_t i = 0; i < M; i++) {
-        double *o = out->data + i * os0;
-        if (beta != 1)
-            for (int64_t j = 0; j < N; j++) o[j * os1] = beta == 0 ? 0 : beta * o[j * os1];
-        for (int64_t k = 0; k < K; k++) {
-            double x = a->data[i * as0 + k * as1];
-            const double *brow = b->data + k * bs0;
-            for (int64_t j = 0; j < N; j++) o[j * os1] += x * brow[j * bs1];
-        }
-    }
-}
-
-/* A contiguous copy of m in tmp (an empty slot) for BLAS. */
-static int to_contiguous(ty_tensor *tmp, const ty_tensor *m, const ty_allocator *alloc,
-                         ty_error *e)
-{
-    int rc = ty_tensor_alloc(tmp, alloc, m->ndim, m->shape, e);
-    if (rc) return rc;
-    ty_copy_flat(tmp, m);
-    return TY_OK;
-}
-
-int ty_gemm(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, double beta,
-            const ty_allocator *alloc, ty_error *e)
-{
-    return ty_gemm_scaled(out, a, b, 1.0, beta, alloc, e);
-}
-
-int ty_gemm_scaled(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, double alpha,
-                   double beta, const ty_allocator *alloc, ty_error *e)
-{
-    int64_t M = a->shape[0], K = a->shape[1], N = b->shape[1];
-    if (M == 0 || N == 0) return TY_OK;
-    if (K == 0) {
-        if (beta == 0) ty_fill(out, 0.0);
-        return TY_OK;
-    }
-    if (M * N * K <= SMALL_GEMM && alpha == 1.0) {
-        gemm_small(out, a, b, beta);
-        return TY_OK;
-    }
-    ty_tensor ta, tb, to;
-    memset(&ta, 0, sizeof ta);
-    memset(&tb, 0, sizeof tb);
-    memset(&to, 0, sizeof to);
-    const ty_tensor *pa = a, *pb = b;
-    ty_tensor *po = out;
-    int64_t lda, ldb, ldo;
-    int la = blas_layout(a, &lda), lb = blas_layout(b, &ldb), lo = blas_layout(out, &ldo);
-    int rc = TY_OK;
-    if (!la) {
-        if ((rc = to_contiguous(&ta, a, alloc, e))) goto done;
-        pa = &ta;
-        la = blas_layout(pa, &lda);
-    }
-    if (!lb) {
-        if ((rc = to_contiguous(&tb, b, alloc, e))) goto done;
-        pb = &tb;
-        lb = blas_layout(pb, &ldb);
-    }
-    if (lo != 1) {
-        if ((rc = to_contiguous(&to, out, alloc, e))) goto done;
-        po = &to;
-        lo = blas_layout(po, &ldo);
-    }
-    cblas_dgemm(CblasRowMajor, la == 1 ? CblasNoTrans : CblasTrans,
-                lb == 1 ? CblasNoTrans : CblasTrans, (int)M, (int)N, (int)K, alpha, pa->data,
-                (int)lda, pb->data, (int)ldb, beta, po->data, (int)ldo);
-    if (po != out) ty_copy_flat(out, po);
-done:
-    ty_tensor_free(&ta);
-    ty_tensor_free(&tb);
-    ty_tensor_free(&to);
-    return rc;
-}
-
-int ty_gemv(ty_tensor *out, const ty_tensor *a, const ty_tensor *x, const ty_allocator *alloc,
-            ty_error *e)
-{
-    int64_t M = a->shape[0], K = a->shape[1];
-    if (M == 0) return TY_OK;
-    if (K == 0 || M * K <= SMALL_GEMM / 4) {
-        for (int64_t i = 0; i < M; i++) {
-            double acc = 0;
-            for (int64_t k = 0; k < K; k++)
-                acc += a->data[i * a->stride[0] + k * a->stride[1]] * x->data[k * x->stride[0]];
-            out->data[i * out->stride[0]] = acc;
-        }
-        return TY_OK;
-    }
-    ty_tensor ta;
-    memset(&ta, 0, sizeof ta);
-    const ty_tensor *pa = a;
-    int64_t lda;
-    int la = blas_layout(a, &lda);
-    if (!la) {
-        int rc = to_contiguous(&ta, a, alloc, e);
-        if (rc) return rc;
-        pa = &ta;
-        la = blas_layout(pa, &lda);
-    }
-    cblas_dgemv(CblasRowMajor, la == 1 ? CblasNoTrans : CblasTrans,
-                (int)(la == 1 ? M : K), (int)(la == 1 ? K : M), 1.0, pa->data, (int)lda,
-                x->data, (int)x->stride[0], 0.0, out->data, (int)out->stride[0]);
-    ty_tensor_free(&ta);
-    return TY_OK;
-}
-
-double ty_vdot(const ty_tensor *a, const ty_tensor *b)
-{
-    int64_t n = a->shape[0];
-    double acc = 0;
-    for (int64_t i = 0; i < n; i++) acc += a->data[i * a->stride[0]] * b->data[i * b->stride[0]];
-    return acc;
-}
-
-const char *ty_blas_core(void) { return openblas_get_corename(); }
-const char *ty_blas_config(void) { return openblas_get_config(); }
-int ty_blas_threads(void) { return openblas_get_num_threads(); }

@@ -1,5 +1,5 @@
-/* ops.h: elementwise arithmetic with NumPy broadcasting on any strides, reductions and
-   matrix products through CBLAS. Outputs are caller-allocated slots of the right shape. */
+/* ops.h: elementwise arithmetic with NumPy broadcasting on any strides and reductions (the
+   products are in linalg.h). Outputs are caller-allocated slots of the right shape. */
 #ifndef TYCHO_OPS_H
 #define TYCHO_OPS_H
 
@@ -56,25 +56,7 @@ double ty_reduce_all(const ty_tensor *a, ty_reduce op);
 void ty_reduce_dim(ty_tensor *out, const ty_tensor *a, int dim, ty_reduce op);
 double ty_norm(const ty_tensor *a);
 
-/* out (M x N) = a (M x K) * b (K x N), any strides; BLAS when layouts allow, else a copy
-   into a contiguous temporary through alloc. beta 0: overwrite, 1: accumulate. */
-int ty_gemm(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, double beta,
-            const ty_allocator *alloc, ty_error *e);
-/* out = alpha a b + beta out (beta 0 or 1). */
-int ty_gemm_scaled(ty_tensor *out, const ty_tensor *a, const ty_tensor *b, double alpha,
-                   double beta, const ty_allocator *alloc, ty_error *e);
-/* out (M) = a (M x K) * x (K). */
-int ty_gemv(ty_tensor *out, const ty_tensor *a, const ty_tensor *x, const ty_allocator *alloc,
-            ty_error *e);
-double ty_vdot(const ty_tensor *a, const ty_tensor *b);
-
 /* allclose as NumPy: |a - b| <= atol + rtol * |b| everywhere (broadcast). */
 int ty_allclose(const ty_tensor *a, const ty_tensor *b, double rtol, double atol);
-
-/* The BLAS behind the products: the core OpenBLAS picked for this CPU (or the one
-   OPENBLAS_CORETYPE forced), its build configuration and its thread count. */
-const char *ty_blas_core(void);
-const char *ty_blas_config(void);
-int         ty_blas_threads(void);
 
 #endif

@@ -2,6 +2,8 @@
    operation (built with -ffp-contract=off) so seeded streams match NumPy bit for bit. */
 #include "core/random.h"
 
+#include "core/iter.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <time.h>
@@ -119,17 +121,13 @@ static void fill(ty_random *r, ty_tensor *t, double (*draw)(ty_random *))
         for (int64_t k = 0; k < n; k++) p[k] = draw(r);
         return;
     }
-    int64_t idx[TY_MAX_DIMS] = { 0 };
-    double *p = t->data;
-    for (int64_t k = 0; k < n; k++) {
-        *p = draw(r);
-        for (int d = t->ndim - 1; d >= 0; d--) {
-            p += t->stride[d];
-            if (++idx[d] < t->shape[d]) break;
-            p -= t->stride[d] * t->shape[d];
-            idx[d] = 0;
-        }
-    }
+    const ty_tensor *ops[1] = { t };
+    ty_iter it;
+    ty_iter_init(&it, t->ndim, t->shape, 1, ops);
+    TY_ITER_RUNS(it, {
+        int64_t s = it.stride[0][last_];
+        for (int64_t i = 0; i < n_; i++) it.ptr[0][i * s] = draw(r);
+    });
 }
 
 void ty_random_fill_uniform(ty_random *r, ty_tensor *t)

@@ -3,12 +3,22 @@
 #define _DEFAULT_SOURCE /* madvise flags */
 #include "core/tensor.h"
 
+#include "core/iter.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__linux__)
 #include <sys/mman.h>
+#endif
+
+#if defined(TY_DEBUG)
+void ty_assert_fail(const char *cond, const char *file, int line)
+{
+    fprintf(stderr, "%s:%d: assertion failed: %s\n", file, line, cond);
+    abort();
+}
 #endif
 
 int ty_fail(ty_error *e, int code, const char *fmt, ...)
@@ -308,27 +318,37 @@ int ty_view_reshape(ty_tensor *t, int ndim, const int64_t *shape)
 void ty_copy_flat(ty_tensor *dst, const ty_tensor *src)
 {
     int64_t n = ty_numel(src);
+    TY_ASSERT(n == ty_numel(dst));
     if (n == 0) return;
-    if (ty_is_contiguous(dst) && ty_is_contiguous(src)) {
+    int dc = ty_is_contiguous(dst), sc = ty_is_contiguous(src);
+    if (dc && sc) {
         memmove(dst->data, src->data, (size_t)n * sizeof(double));
         return;
     }
-    int64_t di[TY_MAX_DIMS] = { 0 }, si[TY_MAX_DIMS] = { 0 };
-    double *dp = dst->data;
-    const double *sp = src->data;
-    for (int64_t k = 0; k < n; k++) {
-        *dp = *sp;
-        for (int d = dst->ndim - 1; d >= 0; d--) {
-            dp += dst->stride[d];
-            if (++di[d] < dst->shape[d]) break;
-            dp -= dst->stride[d] * dst->shape[d];
-            di[d] = 0;
-        }
-        for (int d = src->ndim - 1; d >= 0; d--) {
-            sp += src->stride[d];
-            if (++si[d] < src->shape[d]) break;
-            sp -= src->stride[d] * src->shape[d];
-            si[d] = 0;
-        }
+    ty_iter it;
+    if (ty_same_shape(dst, src)) { /* both walked together */
+        const ty_tensor *ops[2] = { dst, src };
+        ty_iter_init(&it, dst->ndim, dst->shape, 2, ops);
+        TY_ITER_RUNS(it, {
+            int64_t sd = it.stride[0][last_], ss = it.stride[1][last_];
+            for (int64_t i = 0; i < n_; i++) it.ptr[0][i * sd] = it.ptr[1][i * ss];
+        });
+    } else if (dc) { /* the strided source walked, the destination filled in order */
+        double *q = dst->data;
+        const ty_tensor *ops[1] = { src };
+        ty_iter_init(&it, src->ndim, src->shape, 1, ops);
+        TY_ITER_RUNS(it, {
+            int64_t ss = it.stride[0][last_];
+            for (int64_t i = 0; i < n_; i++) *q++ = it.ptr[0][i * ss];
+        });
+    } else {
+        TY_ASSERT(sc); /* every caller gives one contiguous side or the same shapes */
+        const double *q = src->data;
+        const ty_tensor *ops[1] = { dst };
+        ty_iter_init(&it, dst->ndim, dst->shape, 1, ops);
+        TY_ITER_RUNS(it, {
+            int64_t sd = it.stride[0][last_];
+            for (int64_t i = 0; i < n_; i++) it.ptr[0][i * sd] = *q++;
+        });
     }
 }

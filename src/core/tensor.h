@@ -8,6 +8,17 @@
 
 #define TY_MAX_DIMS 8
 
+/* Debug assertions, as Lua's lua_assert: what the core relies on its callers to have
+   checked (index ranges, output shapes, sizes that fit an int). Compiled in with TY_DEBUG
+   (the sanitizer, valgrind and fuzz builds), where a failed one reports its file and line
+   and aborts; compiled out of release builds, where the condition is not evaluated. */
+#if defined(TY_DEBUG)
+void ty_assert_fail(const char *cond, const char *file, int line);
+#define TY_ASSERT(cond) ((cond) ? (void)0 : ty_assert_fail(#cond, __FILE__, __LINE__))
+#else
+#define TY_ASSERT(cond) ((void)0)
+#endif
+
 /* Core result codes; the binding turns them into Lua errors, the host layer into TYCHO_ERR_*. */
 enum { TY_OK = 0, TY_EMEM, TY_EARG, TY_EFILE, TY_EFORMAT };
 

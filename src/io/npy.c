@@ -5,6 +5,8 @@
 #endif
 #include "io/npy.h"
 
+#include "core/iter.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -460,22 +462,21 @@ static int write_data(FILE *f, const ty_tensor *t)
         return fwrite(t->data, sizeof(double), (size_t)n, f) == (size_t)n;
     unsigned char buf[CHUNK * 8];
     size_t used = 0;
-    int64_t idx[TY_MAX_DIMS] = { 0 };
-    const double *p = t->data;
-    for (int64_t k = 0; k < n; k++) {
-        put_le(buf + 8 * used++, *p);
-        if (used == CHUNK) {
-            if (fwrite(buf, 8, used, f) != used) return 0;
-            used = 0;
+    int ok = 1;
+    const ty_tensor *ops[1] = { t };
+    ty_iter it;
+    ty_iter_init(&it, t->ndim, t->shape, 1, ops);
+    TY_ITER_RUNS(it, {
+        int64_t s = it.stride[0][last_];
+        for (int64_t i = 0; i < n_ && ok; i++) {
+            put_le(buf + 8 * used++, it.ptr[0][i * s]);
+            if (used == CHUNK) {
+                ok = fwrite(buf, 8, used, f) == used;
+                used = 0;
+            }
         }
-        for (int d = t->ndim - 1; d >= 0; d--) {
-            p += t->stride[d];
-            if (++idx[d] < t->shape[d]) break;
-            p -= t->stride[d] * t->shape[d];
-            idx[d] = 0;
-        }
-    }
-    return used == 0 || fwrite(buf, 8, used, f) == used;
+    });
+    return ok && (used == 0 || fwrite(buf, 8, used, f) == used);
 }
 
 int ty_npy_save(const ty_tensor *t, const char *path, ty_error *e)

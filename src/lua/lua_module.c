@@ -1,7 +1,7 @@
 /* lua_module.c: luaopen_tycho, the module table that `require "tycho"` returns: the tensor,
    random, .npy and nn parts in C, and the Lua files of lua/tycho/ compiled into the binary. */
 #include "lua/lua_tensor.h"
-#include "core/ops.h"
+#include "core/linalg.h"
 /* TY_VERSION: tycho.h's TYCHO_VERSION, from the Makefile (the binding does not include the host's header) */
 
 #include <lualib.h>

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/format.h"
+#include "core/linalg.h"
 #include "core/ops.h"
 
 /* ---- shared helpers ------------------------------------------------------------------- */
@@ -1210,28 +1211,6 @@ static int m_equal(lua_State *L)
 
 /* ---- products ------------------------------------------------------------------------- */
 
-static void gemm_or_raise(lua_State *L, ty_tensor *out, const ty_tensor *a, const ty_tensor *b)
-{
-    ty_allocator al = lt_allocator(L);
-    ty_error e;
-    if (ty_gemm(out, a, b, 0.0, &al, &e)) lt_raise(L, &e);
-}
-
-static void gemv_or_raise(lua_State *L, ty_tensor *out, const ty_tensor *a, const ty_tensor *x)
-{
-    ty_allocator al = lt_allocator(L);
-    ty_error e;
-    if (ty_gemv(out, a, x, &al, &e)) lt_raise(L, &e);
-}
-
-static int mismatch(lua_State *L, const char *fname, const ty_tensor *a, const ty_tensor *b,
-                    const char *why)
-{
-    char b1[96], b2[96];
-    return luaL_error(L, "%s: shapes %s and %s are not aligned (%s)", fname, LT_SHAPE(a, b1),
-                      LT_SHAPE(b, b2), why);
-}
-
 /* The operands of a product (arguments 1 and 2), after the result's allocation. */
 static void operands_alive(lua_State *L, const ty_tensor *a, const ty_tensor *b)
 {
@@ -1239,122 +1218,32 @@ static void operands_alive(lua_State *L, const ty_tensor *a, const ty_tensor *b)
     lt_alive(L, b, 2);
 }
 
-/* matmul for 1-d and 2-d operands (NumPy rules: 1-d is a row on the left, a column on the right). */
-static int product_2d(lua_State *L, const ty_tensor *a, const ty_tensor *b, const char *fname)
+/* NumPy's matmul (and dot, which is matmul up to 2-d and for an N-d by 1-d or 2-d): two
+   vectors give a number, the rest a new tensor. */
+static int product(lua_State *L, const ty_tensor *a, const ty_tensor *b, const char *fname)
 {
+    ty_error e;
     if (a->ndim == 1 && b->ndim == 1) {
-        if (a->shape[0] != b->shape[0]) return mismatch(L, fname, a, b, "lengths differ");
+        int nd;
+        int64_t shape[TY_MAX_DIMS];
+        if (ty_matmul_shape(a, b, &nd, shape, &e)) return luaL_error(L, "%s: %s", fname, e.msg);
         lua_pushnumber(L, ty_vdot(a, b));
         return 1;
     }
-    if (a->ndim == 2 && b->ndim == 2) {
-        if (a->shape[1] != b->shape[0])
-            return mismatch(L, fname, a, b, "columns of the first must equal rows of the second");
-        int64_t shape[2] = { a->shape[0], b->shape[1] };
-        ty_tensor *out = lt_push_new(L, 2, shape);
-        operands_alive(L, a, b);
-        gemm_or_raise(L, out, a, b);
-        return 1;
-    }
-    if (a->ndim == 2 && b->ndim == 1) {
-        if (a->shape[1] != b->shape[0])
-            return mismatch(L, fname, a, b, "columns of the matrix must equal the vector's length");
-        ty_tensor *out = lt_push_new(L, 1, &a->shape[0]);
-        operands_alive(L, a, b);
-        gemv_or_raise(L, out, a, b);
-        return 1;
-    }
-    /* 1-d x 2-d: x^T B = (B^T x) */
-    if (a->shape[0] != b->shape[0])
-        return mismatch(L, fname, a, b, "the vector's length must equal the matrix's rows");
-    ty_tensor bt = *b;
-    ty_view_transpose(&bt, 0, 1);
-    ty_tensor *out = lt_push_new(L, 1, &b->shape[1]);
-    operands_alive(L, a, b);
-    gemv_or_raise(L, out, &bt, a);
-    return 1;
-}
-
-static int matmul_batched(lua_State *L, const ty_tensor *a0, const ty_tensor *b0, const char *fname)
-{
-    ty_tensor a = *a0, b = *b0;
-    int squeeze_a = 0, squeeze_b = 0;
-    if (a.ndim == 1) { /* promote as NumPy: a row, dropped again from the result */
-        a.shape[1] = a.shape[0];
-        a.stride[1] = a.stride[0];
-        a.shape[0] = 1;
-        a.stride[0] = 0;
-        a.ndim = 2;
-        squeeze_a = 1;
-    }
-    if (b.ndim == 1) {
-        b.shape[1] = 1;
-        b.stride[1] = 0;
-        b.ndim = 2;
-        squeeze_b = 1;
-    }
-    int64_t M = a.shape[a.ndim - 2], K = a.shape[a.ndim - 1], N = b.shape[b.ndim - 1];
-    if (b.shape[b.ndim - 2] != K)
-        return mismatch(L, fname, a0, b0, "last dimension of the first must equal the second-to-last of the second");
-    /* broadcast the batch dimensions */
-    ty_tensor ba = a, bb = b;
-    ba.ndim -= 2;
-    bb.ndim -= 2;
-    int nb;
-    int64_t batch[TY_MAX_DIMS];
-    ty_error e;
-    if (ty_broadcast_shape(&ba, &bb, &nb, batch, &e)) return luaL_error(L, "%s: batch %s", fname, e.msg);
+    int nd;
     int64_t shape[TY_MAX_DIMS];
-    int nd = 0;
-    if (nb + 2 > TY_MAX_DIMS) return luaL_error(L, "%s: result would have too many dimensions", fname);
-    for (int i = 0; i < nb; i++) shape[nd++] = batch[i];
-    if (!squeeze_a) shape[nd++] = M;
-    if (!squeeze_b) shape[nd++] = N;
+    if (ty_matmul_shape(a, b, &nd, shape, &e)) return luaL_error(L, "%s: %s", fname, e.msg);
     ty_tensor *out = lt_push_new(L, nd, shape);
-    operands_alive(L, a0, b0);
-    if (ty_numel(out) == 0) return 1; /* however many batches, none has an element */
-    ty_tensor o2 = *out;
-    /* out viewed as batch x M x N */
-    o2.ndim = nb + 2;
-    for (int i = 0; i < nb; i++) o2.shape[i] = batch[i];
-    o2.shape[nb] = M;
-    o2.shape[nb + 1] = N;
-    ty_contiguous_strides(o2.ndim, o2.shape, o2.stride);
-    int64_t count = ty_shape_numel(nb, batch);
-    int64_t idx[TY_MAX_DIMS] = { 0 };
-    for (int64_t k = 0; k < count; k++) {
-        ty_tensor sa = a, sb = b, so = o2;
-        sa.data = a.data;
-        sb.data = b.data;
-        for (int i = 0; i < nb; i++) {
-            int da = i - (nb - ba.ndim), db = i - (nb - bb.ndim);
-            if (da >= 0 && a.shape[da] != 1) sa.data += idx[i] * a.stride[da];
-            if (db >= 0 && b.shape[db] != 1) sb.data += idx[i] * b.stride[db];
-            so.data += idx[i] * o2.stride[i];
-        }
-        sa.ndim = sb.ndim = so.ndim = 2;
-        sa.shape[0] = M; sa.shape[1] = K;
-        sa.stride[0] = a.stride[a.ndim - 2]; sa.stride[1] = a.stride[a.ndim - 1];
-        sb.shape[0] = K; sb.shape[1] = N;
-        sb.stride[0] = b.stride[b.ndim - 2]; sb.stride[1] = b.stride[b.ndim - 1];
-        so.shape[0] = M; so.shape[1] = N;
-        so.stride[0] = o2.stride[nb]; so.stride[1] = o2.stride[nb + 1];
-        gemm_or_raise(L, &so, &sa, &sb);
-        for (int i = nb - 1; i >= 0; i--) {
-            if (++idx[i] < batch[i]) break;
-            idx[i] = 0;
-        }
-    }
+    operands_alive(L, a, b);
+    ty_allocator al = lt_allocator(L);
+    if (ty_matmul(out, a, b, &al, &e)) lt_raise(L, &e);
     return 1;
 }
 
 static int l_matmul(lua_State *L)
 {
     ty_tensor *a = lt_check(L, 1), *b = lt_check(L, 2);
-    if (a->ndim == 0 || b->ndim == 0)
-        return luaL_error(L, "matmul: operands must have at least one dimension (use * for scalars)");
-    if (a->ndim <= 2 && b->ndim <= 2) return product_2d(L, a, b, "matmul");
-    return matmul_batched(L, a, b, "matmul");
+    return product(L, a, b, "matmul");
 }
 
 static int l_dot(lua_State *L)
@@ -1364,11 +1253,12 @@ static int l_dot(lua_State *L)
     const ty_tensor *a = check_operand(L, 1, &ta, &va);
     const ty_tensor *b = check_operand(L, 2, &tb, &vb);
     if (a->ndim == 0 || b->ndim == 0) return binary(L, TY_MUL, "dot");
-    if (a->ndim <= 2 && b->ndim <= 2) return product_2d(L, a, b, "dot");
-    if (b->ndim == 1 || b->ndim == 2) return matmul_batched(L, a, b, "dot");
-    char b1[96], b2[96];
-    return luaL_error(L, "dot: %s x %s is not supported (use matmul for batched products)",
-                      LT_SHAPE(a, b1), LT_SHAPE(b, b2));
+    if (b->ndim > 2) { /* NumPy's dot is not matmul there: it is not supported */
+        char b1[96], b2[96];
+        return luaL_error(L, "dot: %s x %s is not supported (use matmul for batched products)",
+                          LT_SHAPE(a, b1), LT_SHAPE(b, b2));
+    }
+    return product(L, a, b, "dot");
 }
 
 /* t as a 1-d run of its elements: a view when its layout allows, else a pushed copy. */

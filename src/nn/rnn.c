@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/lanes.h"
+#include "core/linalg.h"
 #include "core/ops.h"
 #include "core/packed_gemm.h"
 
