@@ -131,7 +131,8 @@ test: all $(C_TESTS)
 	TYCHO_BUILD=$(BUILD) TYCHO_LDFLAGS='$(LDFLAGS)' $(SPEC_ENV) $(BUILD)/tycho spec/run.lua --extra=$$passed,$$failed
 
 # The whole suite under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
-ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# The checking builds compile the core's debug assertions in (TY_DEBUG: TY_ASSERT).
+ASAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DTY_DEBUG
 check-asan: deps
 	$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="-fsanitize=address,undefined" \
 	  SPEC_ENV="ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 OPENBLAS_NUM_THREADS=1 \
@@ -141,7 +142,7 @@ check-asan: deps
 # ThreadSanitizer, with one BLAS thread (OpenBLAS's own threads are not instrumented).
 TSAN_TESTS = rnn_paths_test threads_test
 check-tsan: deps
-	$(MAKE) --no-print-directory BUILD=build/tsan CFLAGS="-O1 -g -fsanitize=thread" \
+	$(MAKE) --no-print-directory BUILD=build/tsan CFLAGS="-O1 -g -fsanitize=thread -DTY_DEBUG" \
 	  LDFLAGS="-fsanitize=thread" $(TSAN_TESTS:%=build/tsan/ctest/%)
 	@for t in $(TSAN_TESTS); do echo "== tsan $$t"; \
 	  OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 setarch -R build/tsan/ctest/$$t || exit 1; done
@@ -149,9 +150,10 @@ check-tsan: deps
 # The whole suite under valgrind memcheck: no errors, nothing definitely or indirectly lost.
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
   --show-leak-kinds=definite,indirect --trace-children=no
-check-valgrind: all
+check-valgrind: deps
 	@command -v valgrind >/dev/null || { apt-get install -y -qq valgrind >/dev/null; }
-	$(MAKE) --no-print-directory SPEC_ENV="OPENBLAS_NUM_THREADS=1 TYCHO_VALGRIND=1" test-valgrind
+	$(MAKE) --no-print-directory BUILD=build/valgrind CFLAGS="$(OPT) -g -DTY_DEBUG" \
+	  SPEC_ENV="OPENBLAS_NUM_THREADS=1 TYCHO_VALGRIND=1" test-valgrind
 
 test-valgrind: all $(C_TESTS)
 	@for t in $(C_TESTS); do echo "== valgrind $$t"; $(SPEC_ENV) $(VALGRIND) $$t || exit 1; done
@@ -192,7 +194,7 @@ bench-deps:
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD    = build/fuzz
 FUZZ_CFLAGS   = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
-                -fno-sanitize-recover=undefined
+                -fno-sanitize-recover=undefined -DTY_DEBUG
 FUZZ_ENV      = OPENBLAS_NUM_THREADS=1 UBSAN_OPTIONS=print_stacktrace=1
 fuzz:
 	$(MAKE) --no-print-directory deps EXTRA_PACKAGES="clang libclang-rt-14-dev"

@@ -425,7 +425,7 @@ void ty_reduce_dim(ty_tensor *out, const ty_tensor *a, int dim, ty_reduce op)
     int64_t total = ty_numel(out);
     if (total == 0) return;
     ty_tensor rest = *a;
-    ty_view_select(&rest, dim, 0);
+    ty_view_drop(&rest, dim);
     TY_ASSERT(ty_same_shape(out, &rest));
     const ty_tensor *ops[2] = { out, &rest };
     ty_iter it;

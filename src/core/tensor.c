@@ -240,13 +240,23 @@ const char *ty_shape_str(const ty_tensor *t, char *buf, size_t n)
 double *ty_element(const ty_tensor *t, const int64_t *idx)
 {
     double *p = t->data;
-    for (int i = 0; i < t->ndim; i++) p += idx[i] * t->stride[i];
+    for (int i = 0; i < t->ndim; i++) {
+        TY_ASSERT(idx[i] >= 0 && idx[i] < t->shape[i]);
+        p += idx[i] * t->stride[i];
+    }
     return p;
 }
 
 void ty_view_select(ty_tensor *t, int dim, int64_t index)
 {
+    TY_ASSERT(dim >= 0 && dim < t->ndim && index >= 0 && index < t->shape[dim]);
     t->data += index * t->stride[dim];
+    ty_view_drop(t, dim);
+}
+
+void ty_view_drop(ty_tensor *t, int dim)
+{
+    TY_ASSERT(dim >= 0 && dim < t->ndim);
     for (int i = dim; i < t->ndim - 1; i++) {
         t->shape[i] = t->shape[i + 1];
         t->stride[i] = t->stride[i + 1];
@@ -256,12 +266,15 @@ void ty_view_select(ty_tensor *t, int dim, int64_t index)
 
 void ty_view_narrow(ty_tensor *t, int dim, int64_t start, int64_t len)
 {
+    TY_ASSERT(dim >= 0 && dim < t->ndim && start >= 0 && len >= 0 && start <= t->shape[dim] &&
+              len <= t->shape[dim] - start);
     if (len > 0) t->data += start * t->stride[dim];
     t->shape[dim] = len;
 }
 
 void ty_view_transpose(ty_tensor *t, int d1, int d2)
 {
+    TY_ASSERT(d1 >= 0 && d1 < t->ndim && d2 >= 0 && d2 < t->ndim);
     int64_t s = t->shape[d1], st = t->stride[d1];
     t->shape[d1] = t->shape[d2];
     t->stride[d1] = t->stride[d2];
@@ -276,6 +289,7 @@ void ty_view_reverse_dims(ty_tensor *t)
 
 int ty_view_reshape(ty_tensor *t, int ndim, const int64_t *shape)
 {
+    TY_ASSERT(ndim >= 0 && ndim <= TY_MAX_DIMS && ty_shape_numel(ndim, shape) == ty_numel(t));
     int64_t nst[TY_MAX_DIMS];
     if (ty_is_contiguous(t)) {
         ty_contiguous_strides(ndim, shape, nst);

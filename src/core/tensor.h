@@ -101,6 +101,9 @@ double *ty_element(const ty_tensor *t, const int64_t *idx);
 
 /* In-place view edits on t (dims and indexes 0-based, already checked by the caller). */
 void ty_view_select(ty_tensor *t, int dim, int64_t index);
+/* Removes dimension dim, leaving data where it is (the shape of a reduction along dim, the
+   view of index 0 if dim has elements). */
+void ty_view_drop(ty_tensor *t, int dim);
 void ty_view_narrow(ty_tensor *t, int dim, int64_t start, int64_t len);
 void ty_view_transpose(ty_tensor *t, int d1, int d2);
 void ty_view_reverse_dims(ty_tensor *t);

@@ -1159,7 +1159,7 @@ static int reduce(lua_State *L, ty_reduce op, const char *fname)
     if (needs_items && t->shape[d] == 0)
         return luaL_error(L, "%s: dimension %d of the %s tensor is empty", fname, d + 1, LT_SHAPE(t, b));
     ty_tensor rest = *t;
-    ty_view_select(&rest, d, 0);
+    ty_view_drop(&rest, d);
     ty_tensor *out = lt_push_new(L, rest.ndim, rest.shape);
     lt_alive(L, t, 1);
     ty_reduce_dim(out, t, d, op);

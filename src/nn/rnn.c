@@ -89,6 +89,19 @@ static int check_matrix(const ty_tensor *m, const char *mname, int64_t rows, int
                    ty_shape_str(m, s1, sizeof s1), ty_shape_str_n(2, want, s2, sizeof s2), why);
 }
 
+/* The shape contracts the checks above guarantee to the computing functions (TY_ASSERT). */
+#if defined(TY_DEBUG)
+static int is_matrix(const ty_tensor *m, int64_t rows, int64_t cols)
+{
+    return m->ndim == 2 && m->shape[0] == rows && m->shape[1] == cols;
+}
+
+static int is_sequence(const ty_tensor *s, int64_t N, int64_t T, int64_t K)
+{
+    return s->ndim == 3 && s->shape[0] == N && s->shape[1] == T && s->shape[2] == K;
+}
+#endif
+
 /* m = tanh(m), m an N x H matrix of any strides. */
 static void tanh_rows(ty_tensor *m)
 {
@@ -243,6 +256,10 @@ int ty_rnn_step_forward(ty_tensor *next_h, const ty_tensor *x, const ty_tensor *
                         const ty_allocator *a, ty_error *e)
 {
     int rc;
+    int64_t N = x->shape[0], D = W_ih->shape[0], H = W_ih->shape[1];
+    TY_ASSERT(is_matrix(x, N, D) && is_matrix(prev_h, N, H) && is_matrix(W_hh, H, H) &&
+              b->ndim == 1 && b->shape[0] == H && is_matrix(next_h, N, H));
+    (void)N, (void)D, (void)H;
     if (small_step(next_h, x, prev_h, W_ih, W_hh, b)) return TY_OK;
     if ((rc = ty_gemm(next_h, x, W_ih, 0.0, a, e))) return rc;
     if ((rc = ty_gemm(next_h, prev_h, W_hh, 1.0, a, e))) return rc;
@@ -296,7 +313,12 @@ int ty_rnn_step_backward(ty_tensor *dx, ty_tensor *dprev_h, ty_tensor *dW_ih, ty
                          const ty_allocator *a, ty_error *e)
 {
     int rc;
-    int64_t N = next_h->shape[0], H = next_h->shape[1];
+    int64_t N = next_h->shape[0], H = next_h->shape[1], D = x->shape[1];
+    TY_ASSERT(is_matrix(x, N, D) && is_matrix(prev_h, N, H) && is_matrix(dnext_h, N, H) &&
+              is_matrix(W_ih, D, H) && is_matrix(W_hh, H, H) && is_matrix(dx, N, D) &&
+              is_matrix(dprev_h, N, H) && is_matrix(dW_ih, D, H) && is_matrix(dW_hh, H, H) &&
+              db->ndim == 1 && db->shape[0] == H);
+    (void)D;
     if ((rc = ty_workspace_reserve(ws, N * H, a, e))) return rc;
     ty_tensor dA = matrix(ws->data, N, H, H, 1);
     tanh_grad(&dA, dnext_h, NULL, next_h);
@@ -559,7 +581,10 @@ int ty_rnn_forward(ty_tensor *h, const ty_tensor *x, const ty_tensor *h0, const 
                    const ty_allocator *a, ty_error *e)
 {
     int rc;
-    int64_t N = h->shape[0], T = x->shape[1], H = h->shape[2];
+    int64_t N = h->shape[0], T = x->shape[1], H = h->shape[2], D = W_ih->shape[0];
+    TY_ASSERT(is_sequence(x, N, T, D) && is_sequence(h, N, T, H) && is_matrix(h0, N, H) &&
+              is_matrix(W_ih, D, H) && is_matrix(W_hh, H, H) && b->ndim == 1 && b->shape[0] == H);
+    (void)D;
     if (N == 0 || T == 0 || H == 0) return TY_OK; /* h is empty: no step to take, however many */
     ty_tensor X2, H2;
     if (!as_rows(&X2, x) || !as_rows(&H2, h))
@@ -634,6 +659,10 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
 {
     int rc;
     int64_t N = h->shape[0], T = h->shape[1], H = h->shape[2], D = x->shape[2];
+    TY_ASSERT(is_sequence(x, N, T, D) && is_sequence(dout, N, T, H) && is_matrix(h0, N, H) &&
+              is_matrix(W_ih, D, H) && is_matrix(W_hh, H, H) && is_sequence(dx, N, T, D) &&
+              is_matrix(dh0, N, H) && is_matrix(dW_ih, D, H) && is_matrix(dW_hh, H, H) &&
+              db->ndim == 1 && db->shape[0] == H);
     if (N == 0 || T == 0 || H == 0) { /* no step: every gradient is zero (and no chunk runs) */
         ty_fill(dx, 0.0);
         ty_fill(dh0, 0.0);
