@@ -343,6 +343,17 @@ static void test_memory_limit_at_top_level_then_the_engine_works(void)
     CHECK_RC(T, tycho_set_tensor(T, "h", host, 1, n), TYCHO_OK);
     /* an error raised as "not enough memory" without any refused allocation is a script's */
     CHECK_RC(T, tycho_run_string(T, "error('not enough memory')", NULL), TYCHO_ERR_RUN);
+    /* and so is one that mentions memory after a refused allocation was caught: the code
+       comes from the error's status, never from its text */
+    CHECK_RC(T, tycho_run_string(T, "pcall(tycho.zeros, 1000000)\n"
+                                    "error('the model ran out: not enough memory for it')", NULL),
+             TYCHO_ERR_RUN);
+    CHECK(CONTAINS(tycho_error(T), "the model ran out: not enough memory for it"));
+    /* a core temporary refused inside a script's pcall is a memory error there too */
+    CHECK_RC(T, tycho_run_string(T, "m = tycho.ones(380, 380, 2):select(3, 1)\n"
+                                    "local ok, e = pcall(tycho.matmul, m, m) m = nil\n"
+                                    "assert(not ok and e == 'not enough memory', e)", NULL),
+             TYCHO_OK);
     tycho_close(T);
     cfg.memory_limit = 1000;   /* not even room for the standard libraries */
     CHECK(tycho_open(&cfg) == NULL);

@@ -57,6 +57,7 @@ struct tycho {
     uint64_t      executed;     /* VM instructions counted in this run */
     int           limit_hit;    /* the instruction limit was exceeded in this run */
     int           co_nesting;   /* coroutine calls in progress (coroutine_enter) */
+    char          limit_msg[160]; /* the limit's error as first raised in this run */
     uintptr_t     co_stack_base; /* the C stack where the outermost of them started */
     int           depth;        /* runs in progress: a host callback may run a nested chunk */
     const char   *err;          /* "", errbuf, or a message anchored in the registry */
@@ -210,16 +211,22 @@ static int fail(tycho *T, int code, const char *fmt, ...)
     return code;
 }
 
+static tycho *engine_of(lua_State *L)
+{
+    void *ud;
+    lua_getallocf(L, &ud);
+    return ud;
+}
+
 /* Takes the error object on top of the stack as the engine's message. */
 static int lua_fail(tycho *T, int code)
 {
     lua_State *L = T->L;
+    if (code == TYCHO_ERR_LIMIT && lua_type(L, -1) != LUA_TSTRING)
+        return fail(T, code, "%s", T->limit_msg);
     if (lua_type(L, -1) != LUA_TSTRING)   /* lua_tostring would convert, i.e. allocate */
         return fail(T, code, "(error object is a %s value)", luaL_typename(L, -1));
     const char *msg = lua_tostring(L, -1);
-    if (code == TYCHO_ERR_LIMIT && !strstr(msg, "instruction limit of"))
-        return fail(T, code, "instruction limit of %llu exceeded",
-                    (unsigned long long)T->cfg.instruction_limit);
     lua_pushvalue(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &ERROR_SLOT);
     T->err = msg;
@@ -237,12 +244,10 @@ static int classify(tycho *T, int status)
     case LUA_ERRFILE:   return TYCHO_ERR_FILE;
     default:            break;
     }
-    /* lauxlib's buffers and the core's temporaries report a refused allocation as an
-       ordinary error saying so; a handler that ran out of memory gives LUA_ERRERR. */
-    if (T->refused &&
-        (status == LUA_ERRERR || (lua_type(T->L, -1) == LUA_TSTRING &&
-                                  strstr(lua_tostring(T->L, -1), "not enough memory"))))
-        return TYCHO_ERR_MEMORY;
+    /* every refused allocation raises LUA_ERRMEM (Lua's own, lauxlib's buffers and the
+       binding's, lt_raise), but a message handler that then runs out of memory gives
+       LUA_ERRERR */
+    if (status == LUA_ERRERR && T->refused) return TYCHO_ERR_MEMORY;
     return TYCHO_ERR_RUN;
 }
 
@@ -257,6 +262,13 @@ static int p_traceback(lua_State *L)
    memory for the traceback, the message alone. */
 static int msghandler(lua_State *L)
 {
+    /* past the limit, whatever error ends the run (a __close method's, say), it ends with
+       the limit's message, as first raised, with its position */
+    tycho *T = engine_of(L);
+    if (T->limit_hit && T->limit_msg[0]) {
+        lua_pushstring(L, T->limit_msg);
+        lua_replace(L, 1);
+    }
     if (!lua_isstring(L, 1)) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
         lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
@@ -285,12 +297,6 @@ static int panic(lua_State *L)
 
 static void count_hook(lua_State *L, lua_Debug *ar);
 
-static tycho *engine_of(lua_State *L)
-{
-    void *ud;
-    lua_getallocf(L, &ud);
-    return ud;
-}
 
 /* Past the limit: every instruction of L and of the main thread raises this again. */
 static int raise_limit(lua_State *L, tycho *T, int level)
@@ -303,6 +309,7 @@ static int raise_limit(lua_State *L, tycho *T, int level)
     luaL_where(L, level);
     lua_pushstring(L, msg);
     lua_concat(L, 2);
+    if (!T->limit_msg[0]) snprintf(T->limit_msg, sizeof T->limit_msg, "%s", lua_tostring(L, -1));
     return lua_error(L);
 }
 
@@ -579,6 +586,7 @@ static void run_begin(tycho *T)
     if (T->depth++ > 0) return;
     T->executed = 0;
     T->limit_hit = 0;
+    T->limit_msg[0] = '\0';
     T->refused = 0;
     T->fail_in = 0;
     T->fail_reached = 0;
@@ -711,6 +719,22 @@ static int sandbox_require(lua_State *L)
     return lua_gettop(L);
 }
 
+/* A load reader between the script's reader (upvalue 1) and load: it notes in upvalue 2
+   (an int: 0 nothing read yet, 1 source, 2 bytecode) what the chunk starts with, as Lua
+   decides it, and ends a chunk of bytecode there. */
+static int sniffing_reader(lua_State *L)
+{
+    int *kind = lua_touserdata(L, lua_upvalueindex(2));
+    lua_settop(L, 0);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_call(L, 0, 1);
+    size_t n;
+    const char *piece = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &n) : NULL;
+    if (*kind == 0 && piece && n > 0) *kind = piece[0] == LUA_SIGNATURE[0] ? 2 : 1;
+    if (*kind == 2) lua_pushnil(L);
+    return 1;
+}
+
 /* load in text mode only: bytecode is not checked by Lua and can crash it. */
 static int sandbox_load(lua_State *L)
 {
@@ -719,16 +743,21 @@ static int sandbox_load(lua_State *L)
     int n = lua_gettop(L);
     if (lua_type(L, 1) == LUA_TSTRING && lua_tostring(L, 1)[0] == LUA_SIGNATURE[0])
         return luaL_error(L, "%s", binary);
+    int *kind = NULL;
+    if (lua_type(L, 1) == LUA_TFUNCTION) {
+        lua_pushvalue(L, 1);
+        kind = lua_newuserdatauv(L, sizeof *kind, 0);
+        *kind = 0;
+        lua_pushcclosure(L, sniffing_reader, 2);
+        lua_replace(L, 1);
+    }
     if (n < 3) lua_settop(L, n = 3);
     lua_pushliteral(L, "t");
     lua_replace(L, 3);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     lua_call(L, n, LUA_MULTRET);
-    /* a reader function can still hand over bytecode, which mode "t" refuses */
-    if (lua_isnil(L, 1) && lua_type(L, 2) == LUA_TSTRING &&
-        strstr(lua_tostring(L, 2), "attempt to load a binary chunk"))
-        return luaL_error(L, "%s", binary);
+    if (kind && *kind == 2) return luaL_error(L, "%s", binary);
     return lua_gettop(L);
 }
 
@@ -848,23 +877,45 @@ typedef struct run_args {
     int         status;     /* status of the load or of the call, whichever failed */
 } run_args;
 
+/* Whether a chunk is bytecode, as Lua decides it: its first byte (for a file, after a UTF-8
+   BOM and a first line starting with '#', as luaL_loadfilex skips them) is the signature's.
+   On standard input only the first byte is looked at; past a '#' line, mode "t" still
+   refuses bytecode, with Lua's own message. */
+static int chunk_is_bytecode(const run_args *a)
+{
+    if (a->code) return a->code[0] == LUA_SIGNATURE[0];
+    if (!a->path) {
+        int c = getc(stdin);
+        if (c != EOF) ungetc(c, stdin);
+        return c == LUA_SIGNATURE[0];
+    }
+    FILE *f = fopen(a->path, "rb");
+    if (!f) return 0; /* luaL_loadfilex reports it */
+    int c = getc(f);
+    if (c == 0xEF && getc(f) == 0xBB && getc(f) == 0xBF) c = getc(f);
+    if (c == '#') {
+        while (c != EOF && c != '\n') c = getc(f);
+        c = getc(f);
+    }
+    fclose(f);
+    return c == LUA_SIGNATURE[0];
+}
+
 /* Pushes the chunk, or the error message; returns the lua_load status. In a sandbox only
    source loads: bytecode is not checked by Lua and could crash the host. */
 static int load_chunk(lua_State *L, run_args *a)
 {
     int sandbox = a->T->cfg.sandbox;
-    const char *mode = sandbox ? "t" : "bt";
-    int status = a->code ? luaL_loadbufferx(L, a->code, strlen(a->code), a->chunkname, mode)
-                         : luaL_loadfilex(L, a->path, mode);
-    if (status == LUA_ERRSYNTAX && sandbox && lua_type(L, -1) == LUA_TSTRING &&
-        strstr(lua_tostring(L, -1), "attempt to load a binary chunk")) {
+    if (sandbox && chunk_is_bytecode(a)) {
         const char *name = a->code ? a->chunkname : a->path ? a->path : "stdin";
         if (a->code && (name[0] == '=' || name[0] == '@')) name++;
         else if (a->code) name = "[string]";
-        lua_pop(L, 1);
         lua_pushfstring(L, "%s: binary chunks are disabled in the sandbox", name);
+        return LUA_ERRSYNTAX;
     }
-    return status;
+    const char *mode = sandbox ? "t" : "bt";
+    return a->code ? luaL_loadbufferx(L, a->code, strlen(a->code), a->chunkname, mode)
+                   : luaL_loadfilex(L, a->path, mode);
 }
 
 /* Loading runs protected too: luaL_loadfilex allocates before it protects itself. */

@@ -152,6 +152,12 @@ static void collect_all(lua_State *L, tally *t)
 
 int lt_raise(lua_State *L, const ty_error *e)
 {
+    /* the core's out-of-memory is Lua's own memory error: lua_error with the very message
+       the VM uses raises LUA_ERRMEM, which pcall reports as such and hosts classify by */
+    if (e->code == TY_EMEM) {
+        lua_pushliteral(L, "not enough memory");
+        return lua_error(L);
+    }
     return luaL_error(L, "%s", e->msg);
 }
 
@@ -202,7 +208,7 @@ void lt_gc_pressure(lua_State *L, int64_t elements)
 }
 
 /* Out of memory for tensor data: collect the garbage tensors Lua could not see and retry,
-   then fail as Lua itself does (LUA_ERRMEM) by asking Lua for the same bytes. */
+   then fail as Lua itself does (LUA_ERRMEM, lt_raise). */
 static int alloc_or_raise(lua_State *L, tally *tl, ty_tensor *t, int ndim, const int64_t *shape)
 {
     ty_allocator a = allocator_with(L, tl);
@@ -211,13 +217,7 @@ static int alloc_or_raise(lua_State *L, tally *tl, ty_tensor *t, int ndim, const
     if (rc == TY_EMEM) {
         collect_all(L, tl);
         rc = ty_tensor_alloc(t, &a, ndim, shape, &e);
-        if (rc == TY_EMEM) {
-            int64_t n = ty_shape_numel(ndim, shape);
-            if (n > 0 && (uint64_t)n < SIZE_MAX / sizeof(double)) {
-                lua_newuserdatauv(L, (size_t)n * sizeof(double), 0); /* raises LUA_ERRMEM */
-                lua_pop(L, 1);
-            }
-        }
+        if (rc == TY_EMEM) lt_raise(L, &e);
     }
     if (rc) {
         /* name the Lua-visible function that asked, as luaL_argerror does */
