@@ -17,7 +17,8 @@ BLAS_LIBS    = $(shell pkg-config --libs openblas)
 # public header as "tycho.h" (-Isrc/host). TY_VERSION is tycho.h's version, for the binding.
 VERSION      = $(shell sed -n 's/^\#define TYCHO_VERSION *"\(.*\)"/\1/p' src/host/tycho.h)
 ALL_CFLAGS   = -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -fPIC $(CFLAGS) $(LUA_CFLAGS) $(BLAS_CFLAGS) \
-               -Isrc -Isrc/host -I$(BUILD)/gen -DTY_VERSION='"$(VERSION)"' -MMD -MP
+               -Isrc -Isrc/host -I$(BUILD)/gen -DTY_VERSION='"$(VERSION)"' -MMD -MP \
+               -fvisibility=hidden
 LIBS         = $(LUA_LIBS) $(BLAS_LIBS) -lm -lpthread
 
 # One folder per layer (README, "Where things are"); a lower one never includes a higher one.
@@ -51,7 +52,8 @@ deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
 	fi
 
-$(BUILD)/obj/%.o: src/%.c | deps
+# (the Makefile too: a change of flags rebuilds everything)
+$(BUILD)/obj/%.o: src/%.c Makefile | deps
 	@mkdir -p $(dir $@) $(BUILD)/gen
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -81,12 +83,13 @@ $(BUILD)/libtycho.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libtycho.so: $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -shared -o $@ $^ $(LIBS)
+$(BUILD)/libtycho.so: $(LIB_OBJ) src/host/exports.map
+	$(CC) $(LDFLAGS) -shared -Wl,--version-script=src/host/exports.map -o $@ $(LIB_OBJ) $(LIBS)
 
 # The C module for stock lua5.4: no liblua (the interpreter provides it) and no host layer.
-$(BUILD)/tycho.so: $(CORE_OBJ) $(LUA_OBJ)
-	$(CC) $(LDFLAGS) -shared -o $@ $^ $(BLAS_LIBS) -lm
+$(BUILD)/tycho.so: $(CORE_OBJ) $(LUA_OBJ) src/host/exports.map
+	$(CC) $(LDFLAGS) -shared -Wl,--version-script=src/host/exports.map -o $@ $(CORE_OBJ) $(LUA_OBJ) \
+	  $(BLAS_LIBS) -lm
 
 # The tycho command links Debian's static liblua5.4.a, as Debian's own lua5.4 does: calls
 # into Lua skip the shared library's PLT, and the VM is not position-independent code

@@ -199,3 +199,24 @@ function TestInstall.test_luarocks_make_installs_into_a_tree()
           checks.rel_error(tycho.ones(2), tycho.ones(2)))]])))
   lu.assertEquals(out, tree .. "/lib/lua/5.4/tycho.so\t6.0\t0.0\n")
 end
+
+-- libtycho.so exports the functions of tycho.h and the module openers, nothing else (the
+-- core and the binding are built with hidden visibility, and a version script keeps the
+-- resolvers of the multi-versioned kernels local); the C module exports the openers.
+function TestInstall.test_libraries_export_only_the_public_surface()
+  for lib, allowed in pairs { ["libtycho.so"] = "^tycho_", ["tycho.so"] = "^luaopen_tycho" } do
+    local out = must(CLEAN .. "nm -D --defined-only " .. q(BUILD .. "/" .. lib))
+    local n = 0
+    for name in out:gmatch("%S+ %S+ (%S+)") do
+      n = n + 1
+      lu.assertTrue(name:match(allowed) ~= nil or name:match("^luaopen_tycho") ~= nil, lib .. " exports " .. name)
+    end
+    lu.assertTrue(n >= 3, lib)
+  end
+  local header, exported, m = slurp("src/host/tycho.h"), must(CLEAN .. "nm -D --defined-only " .. q(BUILD .. "/libtycho.so")), 0
+  for fn in header:gmatch("TYCHO_API [^\n(]-%*?(tycho_[%w_]+)%(") do
+    lu.assertStrContains(exported, " " .. fn .. "\n")
+    m = m + 1
+  end
+  lu.assertEquals(m, 10) -- every tycho_ function tycho.h declares (and luaopen_tycho, above)
+end

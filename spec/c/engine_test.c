@@ -72,6 +72,12 @@ static void count_release(void *ud, double *data)
 
 static void test_open_close_and_null_engine(void)
 {
+    /* the library's version is the header's, in both forms */
+    CHECK(strcmp(tycho_version(), TYCHO_VERSION) == 0);
+    char num[32];
+    snprintf(num, sizeof num, "%d.%d.%d", TYCHO_VERSION_NUM / 10000, TYCHO_VERSION_NUM / 100 % 100,
+             TYCHO_VERSION_NUM % 100);
+    CHECK(strcmp(num, TYCHO_VERSION) == 0);
     tycho *T = tycho_open(NULL);
     CHECK(T != NULL);
     CHECK(strcmp(tycho_error(T), "") == 0);

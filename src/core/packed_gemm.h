@@ -19,7 +19,7 @@ void ty_pack(double *P, const ty_tensor *B);
 int ty_packed_fits(const ty_tensor *C, const ty_tensor *A);
 
 /* C (M x N) = A (M x K) B, or C += A B when accumulate is set; P holds B packed. */
-void ty_packed_gemm(ty_tensor *C, const ty_tensor *A, const double *P, int accumulate);
+TY_HIDDEN void ty_packed_gemm(ty_tensor *C, const ty_tensor *A, const double *P, int accumulate);
 
 /* Whether the packed product beats OpenBLAS here: with AVX-512 (on one thread 55.5 against
    49 GFLOP/s at the RNN's 64x512x512 step, where each BLAS call packs W_hh again). */

@@ -8,6 +8,14 @@
 
 #define TY_MAX_DIMS 8
 
+/* Functions compiled in several versions (TY_VECTOR_CLONES) get an ifunc symbol that
+   -fvisibility=hidden leaves exported: their declarations say hidden themselves. */
+#if defined(__GNUC__)
+#define TY_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define TY_HIDDEN
+#endif
+
 /* Debug assertions, as Lua's lua_assert: what the core relies on its callers to have
    checked (index ranges, output shapes, sizes that fit an int). Compiled in with TY_DEBUG
    (the sanitizer, valgrind and fuzz builds), where a failed one reports its file and line

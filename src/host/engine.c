@@ -1009,6 +1009,11 @@ int tycho_cli_call(tycho *T, int nargs, int nresults)
     return rc;
 }
 
+const char *tycho_version(void)
+{
+    return TYCHO_VERSION;
+}
+
 const char *tycho_error(const tycho *T)
 {
     return T ? T->err : "no engine (NULL)";

@@ -35,7 +35,15 @@
 extern "C" {
 #endif
 
-#define TYCHO_VERSION  "0.1.0"
+#define TYCHO_VERSION     "0.1.0"
+#define TYCHO_VERSION_NUM 100   /* major * 10000 + minor * 100 + patch */
+
+/* What libtycho exports: these functions only (it is built with hidden visibility). */
+#if defined(__GNUC__) && !defined(TYCHO_STATIC_ONLY)
+#define TYCHO_API __attribute__((visibility("default")))
+#else
+#define TYCHO_API
+#endif
 #define TYCHO_MAX_DIMS 8
 
 /* Hosts that need the raw interpreter include lua.h themselves (before this header, which
@@ -79,37 +87,40 @@ enum { TYCHO_OK, TYCHO_ERR_RUN, TYCHO_ERR_SYNTAX, TYCHO_ERR_MEMORY, TYCHO_ERR_LI
    fail_allocation(0) or the next tycho_run_*). cfg NULL: defaults (no limits). Returns NULL
    when memory (or memory_limit) is too small. The engine never aborts or exits: failures
    are codes; only a host's own unprotected call on tycho_lua(T) can reach Lua's panic. */
-tycho      *tycho_open(const tycho_config *cfg);
+TYCHO_API tycho      *tycho_open(const tycho_config *cfg);
 /* Frees the engine and all its tensors (wrapped data gets its release call). NULL is fine. */
-void        tycho_close(tycho *T);
+TYCHO_API void        tycho_close(tycho *T);
 /* Runs a Lua file (path NULL: standard input). Returns TYCHO_OK or an error code;
    the message is then in tycho_error. Missing or unreadable file: TYCHO_ERR_FILE. */
-int         tycho_run_file(tycho *T, const char *path);
+TYCHO_API int         tycho_run_file(tycho *T, const char *path);
 /* Runs Lua source; chunkname as for lua_load ("=name" or "@file"), NULL: the code itself. */
-int         tycho_run_string(tycho *T, const char *code, const char *chunkname);
+TYCHO_API int         tycho_run_string(tycho *T, const char *code, const char *chunkname);
 /* Message of the last tycho_* call on T if it failed (with a traceback for script errors;
    a memory error is just "not enough memory"), else "". Valid until the next call on T.
    Never NULL. */
-const char *tycho_error(const tycho *T);
+TYCHO_API const char *tycho_error(const tycho *T);
 /* Sets global `global` to a new tensor holding a copy of data (row-major, ndim 0..8,
    shape[i] >= 0; data may be NULL when there are no elements). The host keeps data. */
-int         tycho_set_tensor(tycho *T, const char *global, const double *data,
+TYCHO_API int         tycho_set_tensor(tycho *T, const char *global, const double *data,
                              int ndim, const int64_t *shape);              /* copies in */
 /* Sets global `global` to a tensor over the host's data without copying. On TYCHO_OK the
    engine calls release(ud, data) exactly once, when the last view of it is collected or at
    tycho_close (release may be NULL); on failure it is never called. */
-int         tycho_wrap_tensor(tycho *T, const char *global, double *data, int ndim,
+TYCHO_API int         tycho_wrap_tensor(tycho *T, const char *global, double *data, int ndim,
                               const int64_t *shape,
                               void (*release)(void *ud, double *data), void *ud); /* zero-copy */
 /* Copies the tensor in global `global` into out (row-major; capacity in elements) and
    its shape into *ndim and shape (either may be NULL). Not a tensor, or capacity too small:
    TYCHO_ERR_ARG, with *ndim and shape still filled in the latter case. */
-int         tycho_get_tensor(tycho *T, const char *global, double *out, size_t capacity,
+TYCHO_API int         tycho_get_tensor(tycho *T, const char *global, double *out, size_t capacity,
                              int *ndim, int64_t shape[TYCHO_MAX_DIMS]);  /* copies out */
 /* The engine's Lua state, owned by T (do not lua_close it). NULL for a NULL T. */
-lua_State  *tycho_lua(tycho *T);
+TYCHO_API lua_State  *tycho_lua(tycho *T);
+/* The library's version, "0.1.0" (TYCHO_VERSION of the library the host runs with, which
+   may differ from the header it was built with). */
+TYCHO_API const char *tycho_version(void);
 /* The module opener, for hosts with their own Lua state: luaL_requiref(L, "tycho", ...). */
-int         luaopen_tycho(lua_State *L);
+TYCHO_API int         luaopen_tycho(lua_State *L);
 
 #ifdef __cplusplus
 }

@@ -85,13 +85,13 @@ static int reexport(lua_State *L, const char *name)
     return 1;
 }
 
-int luaopen_tycho_checks(lua_State *L);
+LT_EXPORT int luaopen_tycho_checks(lua_State *L);
 int luaopen_tycho_checks(lua_State *L)
 {
     return reexport(L, "tycho.checks");
 }
 
-int luaopen_tycho_nn(lua_State *L);
+LT_EXPORT int luaopen_tycho_nn(lua_State *L);
 int luaopen_tycho_nn(lua_State *L)
 {
     return reexport(L, "tycho.nn");

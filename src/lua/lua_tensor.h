@@ -59,6 +59,13 @@ void lt_open_tensor(lua_State *L);   /* tensor type, creation, math */
 void lt_open_random(lua_State *L);   /* tycho.random, tycho.rand, tycho.randn */
 void lt_open_npy(lua_State *L);      /* tycho.load, tycho.save, t:save */
 void lt_open_nn(lua_State *L);      /* pushes the tycho.nn table */
-int  luaopen_tycho(lua_State *L);
+/* The library is built with hidden visibility; the module openers are what stock Lua's
+   require finds in tycho.so (tycho.h declares luaopen_tycho for hosts). */
+#if defined(__GNUC__)
+#define LT_EXPORT __attribute__((visibility("default")))
+#else
+#define LT_EXPORT
+#endif
+LT_EXPORT int luaopen_tycho(lua_State *L);
 
 #endif
