@@ -48,14 +48,45 @@ ty_tensor *lt_push_view(lua_State *L, const ty_tensor *src, int owner);
 ty_allocator lt_allocator(lua_State *L);
 /* Raises e as a Lua error (never returns). */
 int lt_raise(lua_State *L, const ty_error *e);
-/* Reads a shape from arguments first..top: numbers (2, 3) or one table ({2, 3}).
-   Returns ndim; fname names the function in errors. */
+/* ---- arguments (lua_args.c); fname names the function in every error ---- */
+
+/* Refuses a table whose metatable has __len or __index: tables of numbers are read raw. */
+void lt_check_plain(lua_State *L, int idx, const char *fname, const char *what);
+/* A shape from arguments first..top, numbers (2, 3) or one plain table ({2, 3}): integer
+   sizes, not negative, within the core's bound. Returns ndim. */
 int lt_read_shape(lua_State *L, int first, int64_t *shape, const char *fname);
+/* The same for a new shape of t's elements (view, reshape): one size may be -1, inferred,
+   and the sizes must hold exactly t's elements. */
+int lt_read_new_shape(lua_State *L, int first, const ty_tensor *t, int64_t *shape,
+                      const char *fname);
+/* One size at argument i (an integer, not negative). */
+int64_t lt_check_size(lua_State *L, int i, const char *fname);
+/* A 1-based (negative from the end) index into dimension dim (1-based, for the message) of
+   the given size, made 0-based; and a 1-based dimension number of t, made 0-based. */
+int64_t lt_check_index(lua_State *L, lua_Integer i, int64_t size, int dim, const char *fname);
+int     lt_check_dim(lua_State *L, int arg, const ty_tensor *t, const char *fname);
+/* A tensor or number operand: numbers become 0-d borrowed tensors over *scratch. */
+const ty_tensor *lt_operand(lua_State *L, int i, ty_tensor *tmp, double *scratch);
+/* Pushes a new tensor of t's shape. */
+ty_tensor *lt_push_like(lua_State *L, const ty_tensor *t);
+/* Raises unless src broadcasts into dst's shape as it is (in-place ops, assignment). */
+void lt_check_into(lua_State *L, const ty_tensor *dst, const ty_tensor *src, const char *fname);
+/* src as an op writing dst may read it: itself when the two cannot interfere (disjoint
+   memory, or the very same view), else a pushed copy (NumPy does the same); si is src's
+   argument, checked again after the copy's allocation. */
+const ty_tensor *lt_unaliased(lua_State *L, const ty_tensor *dst, const ty_tensor *src, int si);
 /* Shape as "3x7" in a static-per-call buffer supplied by the caller. */
 #define LT_SHAPE(t, buf) ty_shape_str((t), (buf), sizeof(buf))
 
 /* Registration of the parts of the module (each adds functions to the table on top). */
-void lt_open_tensor(lua_State *L);   /* tensor type, creation, math */
+void lt_open_tensor(lua_State *L);   /* tensor type, creation, views, math */
+/* The tensor files' parts of it: functions into the tables at mt (the big kind's
+   metatable, copied for the small kind afterwards), methods (t:name()) and module. */
+void lt_register_create(lua_State *L, int mt, int methods, int module);
+void lt_register_views(lua_State *L, int mt, int methods, int module);
+void lt_register_math(lua_State *L, int mt, int methods, int module);
+/* luaL_setfuncs into the table at idx. */
+void lt_setfuncs_at(lua_State *L, int idx, const luaL_Reg *fns);
 void lt_open_random(lua_State *L);   /* tycho.random, tycho.rand, tycho.randn */
 void lt_open_npy(lua_State *L);      /* tycho.load, tycho.save, t:save */
 void lt_open_nn(lua_State *L);      /* pushes the tycho.nn table */

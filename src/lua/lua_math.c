@@ -1,0 +1,308 @@
+/* lua_math.c: arithmetic with broadcasting (operators, in place, functions), reductions,
+   comparisons and products: arguments checked, then one core call. */
+#include "lua/lua_tensor.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/linalg.h"
+#include "core/ops.h"
+
+/* ---- in-place arithmetic --------------------------------------------------------------- */
+
+static int inplace(lua_State *L, ty_binop op, const char *fname)
+{
+    ty_tensor *t = lt_check(L, 1);
+    ty_tensor tmp;
+    double v;
+    const ty_tensor *b = lt_operand(L, 2, &tmp, &v);
+    lt_check_into(L, t, b, fname);
+    const ty_tensor *from = lt_unaliased(L, t, b, 2);
+    lt_alive(L, t, 1);
+    lt_alive(L, b, 2);
+    ty_binary(t, t, from, op);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_add_(lua_State *L) { return inplace(L, TY_ADD, "add_"); }
+static int m_sub_(lua_State *L) { return inplace(L, TY_SUB, "sub_"); }
+static int m_mul_(lua_State *L) { return inplace(L, TY_MUL, "mul_"); }
+static int m_div_(lua_State *L) { return inplace(L, TY_DIV, "div_"); }
+
+/* ---- arithmetic ----------------------------------------------------------------------- */
+
+static int binary(lua_State *L, ty_binop op, const char *fname)
+{
+    ty_tensor ta, tb;
+    double va, vb;
+    const ty_tensor *a = lt_operand(L, 1, &ta, &va);
+    const ty_tensor *b = lt_operand(L, 2, &tb, &vb);
+    int nd;
+    int64_t shape[TY_MAX_DIMS];
+    ty_error e;
+    if (ty_broadcast_shape(a, b, &nd, shape, &e)) return luaL_error(L, "%s: %s", fname, e.msg);
+    ty_tensor *out = lt_push_new(L, nd, shape);
+    lt_alive(L, a, 1);
+    lt_alive(L, b, 2);
+    ty_binary(out, a, b, op);
+    return 1;
+}
+
+static int m_add(lua_State *L) { return binary(L, TY_ADD, "add"); }
+static int m_sub(lua_State *L) { return binary(L, TY_SUB, "sub"); }
+static int m_mul(lua_State *L) { return binary(L, TY_MUL, "mul"); }
+static int m_div(lua_State *L) { return binary(L, TY_DIV, "div"); }
+static int m_pow(lua_State *L) { return binary(L, TY_POW, "pow"); }
+static int l_maximum(lua_State *L) { return binary(L, TY_MAXIMUM, "maximum"); }
+static int l_minimum(lua_State *L) { return binary(L, TY_MINIMUM, "minimum"); }
+static int m_eq(lua_State *L) { return binary(L, TY_EQ, "eq"); }
+static int m_ne(lua_State *L) { return binary(L, TY_NE, "ne"); }
+static int m_lt(lua_State *L) { return binary(L, TY_LT, "lt"); }
+static int m_le(lua_State *L) { return binary(L, TY_LE, "le"); }
+static int m_gt(lua_State *L) { return binary(L, TY_GT, "gt"); }
+static int m_ge(lua_State *L) { return binary(L, TY_GE, "ge"); }
+
+static int unary(lua_State *L, ty_unop op)
+{
+    ty_tensor *t = lt_check(L, 1);
+    ty_tensor *out = lt_push_like(L, t);
+    lt_alive(L, t, 1);
+    ty_unary(out, t, op);
+    return 1;
+}
+
+static int m_unm(lua_State *L) { return unary(L, TY_NEG); }
+static int m_tanh(lua_State *L) { return unary(L, TY_TANH); }
+static int m_sigmoid(lua_State *L) { return unary(L, TY_SIGMOID); }
+static int m_exp(lua_State *L) { return unary(L, TY_EXP); }
+static int m_log(lua_State *L) { return unary(L, TY_LOG); }
+static int m_sqrt(lua_State *L) { return unary(L, TY_SQRT); }
+static int m_abs(lua_State *L) { return unary(L, TY_ABS); }
+
+static int m_clip(lua_State *L)
+{
+    ty_tensor *t = lt_check(L, 1);
+    double lo = luaL_optnumber(L, 2, -HUGE_VAL), hi = luaL_optnumber(L, 3, HUGE_VAL);
+    if (lo > hi) return luaL_error(L, "clip: lower bound %f is above upper bound %f", lo, hi);
+    ty_tensor *out = lt_push_like(L, t);
+    lt_alive(L, t, 1);
+    ty_clip(out, t, lo, hi);
+    return 1;
+}
+
+static int l_where(lua_State *L)
+{
+    ty_tensor tc, ta, tb;
+    double vc, va, vb;
+    const ty_tensor *c = lt_operand(L, 1, &tc, &vc);
+    const ty_tensor *a = lt_operand(L, 2, &ta, &va);
+    const ty_tensor *b = lt_operand(L, 3, &tb, &vb);
+    int nd1, nd;
+    int64_t s1[TY_MAX_DIMS], shape[TY_MAX_DIMS];
+    ty_error e;
+    if (ty_broadcast_shape(c, a, &nd1, s1, &e)) return luaL_error(L, "where: %s", e.msg);
+    ty_tensor ca;
+    memset(&ca, 0, sizeof ca);
+    ca.ndim = nd1;
+    memcpy(ca.shape, s1, sizeof s1);
+    if (ty_broadcast_shape(&ca, b, &nd, shape, &e)) return luaL_error(L, "where: %s", e.msg);
+    ty_tensor *out = lt_push_new(L, nd, shape);
+    lt_alive(L, c, 1);
+    lt_alive(L, a, 2);
+    lt_alive(L, b, 3);
+    ty_where(out, c, a, b);
+    return 1;
+}
+
+/* ---- reductions ----------------------------------------------------------------------- */
+
+static int reduce(lua_State *L, ty_reduce op, const char *fname)
+{
+    ty_tensor *t = lt_check(L, 1);
+    int arg = (op == TY_ARGMAX || op == TY_ARGMIN);
+    int needs_items = (op != TY_SUM && op != TY_MEAN);
+    char b[96];
+    if (lua_isnoneornil(L, 2)) {
+        if (needs_items && ty_numel(t) == 0)
+            return luaL_error(L, "%s: the %s tensor is empty", fname, LT_SHAPE(t, b));
+        double r = ty_reduce_all(t, op);
+        if (arg) lua_pushinteger(L, (lua_Integer)r + 1);
+        else lua_pushnumber(L, r);
+        return 1;
+    }
+    int d = lt_check_dim(L, 2, t, fname);
+    if (needs_items && t->shape[d] == 0)
+        return luaL_error(L, "%s: dimension %d of the %s tensor is empty", fname, d + 1, LT_SHAPE(t, b));
+    ty_tensor rest = *t;
+    ty_view_drop(&rest, d);
+    ty_tensor *out = lt_push_new(L, rest.ndim, rest.shape);
+    lt_alive(L, t, 1);
+    ty_reduce_dim(out, t, d, op);
+    if (arg) {
+        double one = 1.0;
+        ty_tensor s = ty_tensor_scalar(&one);
+        ty_binary(out, out, &s, TY_ADD);
+    }
+    return 1;
+}
+
+static int m_sum(lua_State *L) { return reduce(L, TY_SUM, "sum"); }
+static int m_mean(lua_State *L) { return reduce(L, TY_MEAN, "mean"); }
+static int m_max(lua_State *L) { return reduce(L, TY_MAX, "max"); }
+static int m_min(lua_State *L) { return reduce(L, TY_MIN, "min"); }
+static int m_argmax(lua_State *L) { return reduce(L, TY_ARGMAX, "argmax"); }
+static int m_argmin(lua_State *L) { return reduce(L, TY_ARGMIN, "argmin"); }
+
+static int m_norm(lua_State *L)
+{
+    lua_pushnumber(L, ty_norm(lt_check(L, 1)));
+    return 1;
+}
+
+/* ---- comparison ----------------------------------------------------------------------- */
+
+static int l_allclose(lua_State *L)
+{
+    ty_tensor ta, tb;
+    double va, vb;
+    const ty_tensor *a = lt_operand(L, 1, &ta, &va);
+    const ty_tensor *b = lt_operand(L, 2, &tb, &vb);
+    double rtol = luaL_optnumber(L, 3, 1e-5), atol = luaL_optnumber(L, 4, 1e-8);
+    int nd;
+    int64_t shape[TY_MAX_DIMS];
+    ty_error e;
+    if (ty_broadcast_shape(a, b, &nd, shape, &e)) return luaL_error(L, "allclose: %s", e.msg);
+    lua_pushboolean(L, ty_allclose(a, b, rtol, atol));
+    return 1;
+}
+
+static int m_equal(lua_State *L)
+{
+    ty_tensor *a = lt_check(L, 1);
+    ty_tensor *b = lt_check(L, 2);
+    lua_pushboolean(L, ty_same_shape(a, b) && ty_allclose(a, b, 0.0, 0.0));
+    return 1;
+}
+
+/* ---- products ------------------------------------------------------------------------- */
+
+/* The operands of a product (arguments 1 and 2), after the result's allocation. */
+static void operands_alive(lua_State *L, const ty_tensor *a, const ty_tensor *b)
+{
+    lt_alive(L, a, 1);
+    lt_alive(L, b, 2);
+}
+
+/* NumPy's matmul (and dot, which is matmul up to 2-d and for an N-d by 1-d or 2-d): two
+   vectors give a number, the rest a new tensor. */
+static int product(lua_State *L, const ty_tensor *a, const ty_tensor *b, const char *fname)
+{
+    ty_error e;
+    if (a->ndim == 1 && b->ndim == 1) {
+        int nd;
+        int64_t shape[TY_MAX_DIMS];
+        if (ty_matmul_shape(a, b, &nd, shape, &e)) return luaL_error(L, "%s: %s", fname, e.msg);
+        lua_pushnumber(L, ty_vdot(a, b));
+        return 1;
+    }
+    int nd;
+    int64_t shape[TY_MAX_DIMS];
+    if (ty_matmul_shape(a, b, &nd, shape, &e)) return luaL_error(L, "%s: %s", fname, e.msg);
+    ty_tensor *out = lt_push_new(L, nd, shape);
+    operands_alive(L, a, b);
+    ty_allocator al = lt_allocator(L);
+    if (ty_matmul(out, a, b, &al, &e)) lt_raise(L, &e);
+    return 1;
+}
+
+static int l_matmul(lua_State *L)
+{
+    ty_tensor *a = lt_check(L, 1), *b = lt_check(L, 2);
+    return product(L, a, b, "matmul");
+}
+
+static int l_dot(lua_State *L)
+{
+    ty_tensor ta, tb;
+    double va, vb;
+    const ty_tensor *a = lt_operand(L, 1, &ta, &va);
+    const ty_tensor *b = lt_operand(L, 2, &tb, &vb);
+    if (a->ndim == 0 || b->ndim == 0) return binary(L, TY_MUL, "dot");
+    if (b->ndim > 2) { /* NumPy's dot is not matmul there: it is not supported */
+        char b1[96], b2[96];
+        return luaL_error(L, "dot: %s x %s is not supported (use matmul for batched products)",
+                          LT_SHAPE(a, b1), LT_SHAPE(b, b2));
+    }
+    return product(L, a, b, "dot");
+}
+
+/* t as a 1-d run of its elements: a view when its layout allows, else a pushed copy. */
+static ty_tensor flat(lua_State *L, const ty_tensor *t, int arg)
+{
+    ty_tensor v = *t;
+    int64_t n = ty_numel(t);
+    if (ty_view_reshape(&v, 1, &n)) return v;
+    ty_tensor *c = lt_push_new(L, 1, &n);
+    lt_alive(L, t, arg);
+    ty_copy_flat(c, t);
+    return *c;
+}
+
+/* NumPy's outer: both operands flattened, out[i, j] = a[i] * b[j], as a broadcast product of
+   an (n1 x 1) and a (1 x n2) view. */
+static int l_outer(lua_State *L)
+{
+    ty_tensor *a = lt_check(L, 1), *b = lt_check(L, 2);
+    ty_tensor fa = flat(L, a, 1), fb = flat(L, b, 2);
+    int64_t shape[2] = { fa.shape[0], fb.shape[0] };
+    ty_tensor *out = lt_push_new(L, 2, shape);
+    operands_alive(L, a, b); /* fa, fb: views of them, or copies on the stack */
+    fa.ndim = fb.ndim = 2;
+    fa.shape[1] = 1;
+    fa.stride[1] = 0;
+    fb.shape[1] = fb.shape[0];
+    fb.stride[1] = fb.stride[0];
+    fb.shape[0] = 1;
+    fb.stride[0] = 0;
+    ty_binary(out, &fa, &fb, TY_MUL);
+    return 1;
+}
+
+static const luaL_Reg math_methods[] = {
+    { "add_", m_add_ },         { "sub_", m_sub_ },         { "mul_", m_mul_ },
+    { "div_", m_div_ },         { "add", m_add },           { "sub", m_sub },
+    { "mul", m_mul },           { "div", m_div },           { "pow", m_pow },
+    { "eq", m_eq },             { "ne", m_ne },             { "lt", m_lt },
+    { "le", m_le },             { "gt", m_gt },             { "ge", m_ge },
+    { "tanh", m_tanh },         { "sigmoid", m_sigmoid },   { "exp", m_exp },
+    { "log", m_log },           { "sqrt", m_sqrt },         { "abs", m_abs },
+    { "clip", m_clip },         { "sum", m_sum },           { "mean", m_mean },
+    { "max", m_max },           { "min", m_min },           { "argmax", m_argmax },
+    { "argmin", m_argmin },     { "norm", m_norm },         { "dot", l_dot },
+    { "matmul", l_matmul },     { "equal", m_equal },       { "allclose", l_allclose },
+    { "outer", l_outer },       { NULL, NULL }
+};
+
+static const luaL_Reg math_metamethods[] = {
+    { "__add", m_add }, { "__sub", m_sub }, { "__mul", m_mul }, { "__div", m_div },
+    { "__unm", m_unm }, { "__pow", m_pow }, { NULL, NULL }
+};
+
+static const luaL_Reg math_functions[] = {
+    { "matmul", l_matmul },   { "dot", l_dot },         { "outer", l_outer },
+    { "maximum", l_maximum }, { "minimum", l_minimum }, { "where", l_where },
+    { "allclose", l_allclose }, { "tanh", m_tanh },     { "sigmoid", m_sigmoid },
+    { "exp", m_exp },         { "log", m_log },         { "sqrt", m_sqrt },
+    { "abs", m_abs },         { "pow", m_pow },         { "clip", m_clip },
+    { "sum", m_sum },         { "mean", m_mean },       { "max", m_max },
+    { "min", m_min },         { "argmax", m_argmax },   { "argmin", m_argmin },
+    { "norm", m_norm },       { "equal", m_equal },     { NULL, NULL }
+};
+
+void lt_register_math(lua_State *L, int mt, int methods, int module)
+{
+    lt_setfuncs_at(L, methods, math_methods);
+    lt_setfuncs_at(L, mt, math_metamethods);
+    lt_setfuncs_at(L, module, math_functions);
+}
