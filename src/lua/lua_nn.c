@@ -1,123 +1,35 @@
-/* lua_nn.c: tycho.nn, the layers as userdata: RNNLayer (the notebook's vanilla tanh RNN) and
-   Tanh. Fields hold the very tensor objects scripts assign; the math is in rnn.c. */
-#include "lua/lua_tensor.h"
+/* lua_nn.c: tycho.nn's layers: RNNLayer (the notebook's vanilla tanh RNN) and Tanh, each
+   a descriptor (lua_layer.h) and its methods; the math is in nn/rnn.c and core/ops.c. */
+#include "lua/lua_layer.h"
 
 #include <string.h>
 
-#include "lua/lua_random.h"
 #include "core/ops.h"
 #include "core/random.h"
+#include "lua/lua_random.h"
 #include "nn/rnn.h"
 
-#define LT_RNN  "tycho.RNNLayer"
-#define LT_TANH "tycho.Tanh"
+/* ---- RNNLayer ----------------------------------------------------------------------------- */
 
-/* User values of an RNNLayer: the named fields first, then the caches of the last calls. */
-enum {
-    UV_W_IH = 1, UV_W_HH, UV_B,                      /* parameters */
-    UV_DPREV_H, UV_DW_IH, UV_DW_HH, UV_DB, UV_DX, UV_DH0, /* gradients of the last backward */
-    UV_STEP_X, UV_STEP_NEXT_H,                       /* last forward_step */
-    UV_SEQ_X, UV_SEQ_H0, UV_SEQ_H,                   /* last forward */
-    UV_EXTRA,                                        /* a table for any other field */
-    UV_COUNT = UV_EXTRA
-};
+enum { P_W_IH, P_W_HH, P_B };                                /* parameters */
+enum { G_DPREV_H, G_DW_IH, G_DW_HH, G_DB, G_DX, G_DH0 };     /* gradients of the last backward */
+enum { CACHE_STEP_X, CACHE_STEP_NEXT_H,                      /* last forward_step */
+       CACHE_SEQ_X, CACHE_SEQ_H0, CACHE_SEQ_H, RNN_CACHES }; /* last forward */
 
-static const char *const field_names[] = {
-    "W_ih", "W_hh", "b", "dprev_H", "dW_ih", "dW_hh", "db", "dx", "dh0", NULL
-};
-
-static const char rnn_key = 0, tanh_key = 0; /* registry keys of the metatables */
+static const char *const rnn_params[] = { "W_ih", "W_hh", "b", NULL };
+static const char *const rnn_grads[] = { "dprev_H", "dW_ih", "dW_hh", "db", "dx", "dh0", NULL };
 
 typedef struct lt_rnn {
+    lt_layer base;
     ty_tensor ws; /* workspace of the backward passes, kept between calls */
-    ty_allocator alloc; /* the state's (lt_allocator), looked up once */
-    /* the tensors in user values UV_W_IH..UV_B, which keep them alive: read on every call */
-    ty_tensor *W_ih, *W_hh, *b;
 } lt_rnn;
-
-static lt_rnn *check_rnn(lua_State *L, int i)
-{
-    lt_rnn *r = lt_testudata(L, i, &rnn_key);
-    if (!r) luaL_typeerror(L, i, "RNNLayer");
-    return r;
-}
-
-/* The methods of both layers have upvalues LT_UP_SMALL, LT_UP_TENSOR and then their own
-   metatable, so checking self and the tensor arguments needs no registry lookup. */
-#define UP_SELF 3
-
-static void *check_self(lua_State *L, const char *type)
-{
-    void *p = lua_touserdata(L, 1);
-    int same = 0;
-    if (p && lua_getmetatable(L, 1)) {
-        same = lua_topointer(L, -1) == lua_topointer(L, lua_upvalueindex(UP_SELF));
-        lua_pop(L, 1);
-    }
-    if (!same) luaL_typeerror(L, 1, type);
-    return p;
-}
-
-/* The user value index of a named field, from the name -> index table at upvalue 2. */
-static int field_index(lua_State *L, int key)
-{
-    lua_pushvalue(L, key);
-    lua_rawget(L, lua_upvalueindex(2));
-    int uv = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-    return uv;
-}
-
-/* The tensor in user value uv of the layer at index 1, or NULL (pushes nothing). */
-static ty_tensor *uv_tensor(lua_State *L, int uv)
-{
-    /* the tensor user values only ever hold tensors or nil (rnn_newindex checks what
-       scripts assign), so no metatable check is needed on this hot path */
-    lua_getiuservalue(L, 1, uv);
-    ty_tensor *t = lua_touserdata(L, -1);
-    lua_pop(L, 1); /* the layer keeps it alive */
-    return t && t->data ? t : NULL;
-}
-
-/* A tensor the last forward_step or forward left in user value uv for the backward: an
-   error if there is none yet, or if the script has closed it since. */
-static ty_tensor *cached(lua_State *L, int uv, const char *fname, const char *forward,
-                         const char *what)
-{
-    lua_getiuservalue(L, 1, uv);
-    ty_tensor *t = lua_touserdata(L, -1);
-    lua_pop(L, 1); /* the layer keeps it alive */
-    if (!t) luaL_error(L, "%s: call %s first", fname, forward);
-    if (!t->data)
-        luaL_error(L, "%s: %s's %s was closed; call %s again", fname, forward, what, forward);
-    return t;
-}
-
-static void set_uv(lua_State *L, int layer, int value, int uv)
-{
-    lua_pushvalue(L, value);
-    lua_setiuservalue(L, layer, uv);
-}
-
-/* An argument that must be a tensor, with a message naming it. */
-static ty_tensor *check_named(lua_State *L, int i, const char *fname, const char *name)
-{
-    ty_tensor *t = lt_test_up(L, i);
-    if (!t || !t->data)
-        luaL_error(L, "%s: %s must be a tensor (got %s)", fname, name,
-                   t ? "a closed tensor" : luaL_typename(L, i));
-    return t;
-}
 
 static void weights(lua_State *L, const lt_rnn *r, const char *fname, ty_tensor **W_ih,
                     ty_tensor **W_hh, ty_tensor **b)
 {
-    *W_ih = r->W_ih->data ? r->W_ih : NULL;
-    *W_hh = r->W_hh->data ? r->W_hh : NULL;
-    *b = r->b->data ? r->b : NULL;
-    if (!*W_ih || !*W_hh || !*b)
-        luaL_error(L, "%s: the layer's %s was closed", fname,
-                   !*W_ih ? "W_ih" : !*W_hh ? "W_hh" : "b");
+    *W_ih = lt_layer_param(L, &r->base, P_W_IH, fname);
+    *W_hh = lt_layer_param(L, &r->base, P_W_HH, fname);
+    *b = lt_layer_param(L, &r->base, P_B, fname);
 }
 
 static void raise_if(lua_State *L, int rc, const ty_error *e)
@@ -125,33 +37,24 @@ static void raise_if(lua_State *L, int rc, const ty_error *e)
     if (rc) lt_raise(L, e);
 }
 
+static const lt_layer_desc rnn_desc;
+
 /* nn.RNNLayer(in_size, out_size): weights drawn with rand() as the notebook's constructor. */
 static int rnn_new(lua_State *L)
 {
     lua_Integer D = luaL_checkinteger(L, 1), H = luaL_checkinteger(L, 2);
     luaL_argcheck(L, D >= 0, 1, "in_size must not be negative");
     luaL_argcheck(L, H >= 0, 2, "out_size must not be negative");
-    lt_rnn *r = lua_newuserdatauv(L, sizeof *r, UV_COUNT);
-    memset(r, 0, sizeof *r);
-    r->alloc = lt_allocator(L);
-    lt_setmetatable(L, &rnn_key);
+    lt_layer_push(L, &rnn_desc);
     int layer = lua_gettop(L);
     ty_random *rng = lt_random_state(L);
-    int64_t s_ih[2] = { D, H }, s_hh[2] = { H, H }, s_b[1] = { H };
-    ty_tensor *t = lt_push_new(L, 2, s_ih);
-    ty_random_fill_uniform(rng, t);
-    lua_setiuservalue(L, layer, UV_W_IH);
-    r->W_ih = t;
-    t = lt_push_new(L, 2, s_hh);
-    ty_random_fill_uniform(rng, t);
-    lua_setiuservalue(L, layer, UV_W_HH);
-    r->W_hh = t;
-    t = lt_push_new(L, 1, s_b);
-    ty_random_fill_uniform(rng, t);
-    lua_setiuservalue(L, layer, UV_B);
-    r->b = t;
-    lua_newtable(L);
-    lua_setiuservalue(L, layer, UV_EXTRA);
+    int64_t shapes[3][2] = { { D, H }, { H, H }, { H, 0 } };
+    for (int p = P_W_IH; p <= P_B; p++) {
+        ty_tensor *t = lt_push_new(L, p == P_B ? 1 : 2, shapes[p]);
+        ty_random_fill_uniform(rng, t);
+        lt_layer_set_param(L, layer, p, -1);
+        lua_pop(L, 1);
+    }
     return 1;
 }
 
@@ -168,27 +71,16 @@ typedef struct step_use {
 
 static void read_step(lua_State *L, const lt_rnn *r, step_use *u)
 {
-    u->x = check_named(L, 2, "forward_step", "x");
-    u->prev_h = check_named(L, 3, "forward_step", "prev_h");
+    u->x = lt_layer_arg(L, 2, "forward_step", "x");
+    u->prev_h = lt_layer_arg(L, 3, "forward_step", "prev_h");
     weights(L, r, "forward_step", &u->W_ih, &u->W_hh, &u->b);
     ty_error e;
     raise_if(L, ty_rnn_check_step(u->x, u->prev_h, u->W_ih, u->W_hh, u->b, "forward_step", &e), &e);
 }
 
-/* A result allocated before the second check must still have the shape it needs. */
-static void allocated(lua_State *L, const ty_tensor *t, int ndim, const int64_t *shape,
-                      const char *fname, const char *what)
-{
-    int same = t->ndim == ndim;
-    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
-    if (!same)
-        luaL_error(L, "%s: the sizes changed during the call (a finalizer assigned %s's "
-                      "inputs or weights)", fname, what);
-}
-
 static int rnn_forward_step(lua_State *L)
 {
-    lt_rnn *r = check_self(L, "RNNLayer");
+    lt_rnn *r = (lt_rnn *)lt_layer_self(L);
     step_use u;
     read_step(L, r, &u);
     int64_t shape[2] = { u.x->shape[0], u.W_ih->shape[1] };
@@ -196,11 +88,11 @@ static int rnn_forward_step(lua_State *L)
     read_step(L, r, &u);
     shape[0] = u.x->shape[0];
     shape[1] = u.W_ih->shape[1];
-    allocated(L, next_h, 2, shape, "forward_step", "next_h");
+    lt_layer_allocated(L, next_h, 2, shape, "forward_step", "next_h");
     ty_error e;
-    raise_if(L, ty_rnn_step_forward(next_h, u.x, u.prev_h, u.W_ih, u.W_hh, u.b, &r->alloc, &e), &e);
-    set_uv(L, 1, 2, UV_STEP_X);
-    set_uv(L, 1, -1, UV_STEP_NEXT_H);
+    raise_if(L, ty_rnn_step_forward(next_h, u.x, u.prev_h, u.W_ih, u.W_hh, u.b, &r->base.alloc, &e), &e);
+    lt_layer_keep(L, CACHE_STEP_X, 2);
+    lt_layer_keep(L, CACHE_STEP_NEXT_H, -1);
     return 1;
 }
 
@@ -212,10 +104,10 @@ typedef struct step_back_use {
 
 static void read_step_back(lua_State *L, const lt_rnn *r, step_back_use *u)
 {
-    u->prev_h = check_named(L, 2, "backward_step", "prev_h");
-    u->dnext_h = check_named(L, 3, "backward_step", "dnext_h");
-    u->x = cached(L, UV_STEP_X, "backward_step", "forward_step", "x");
-    u->next_h = cached(L, UV_STEP_NEXT_H, "backward_step", "forward_step", "next_h");
+    u->prev_h = lt_layer_arg(L, 2, "backward_step", "prev_h");
+    u->dnext_h = lt_layer_arg(L, 3, "backward_step", "dnext_h");
+    u->x = lt_layer_cache(L, CACHE_STEP_X, "backward_step", "forward_step", "x");
+    u->next_h = lt_layer_cache(L, CACHE_STEP_NEXT_H, "backward_step", "forward_step", "next_h");
     weights(L, r, "backward_step", &u->W_ih, &u->W_hh, &u->b);
     ty_error e;
     raise_if(L, ty_rnn_check_step_backward(u->prev_h, u->dnext_h, u->x, u->next_h, u->W_ih,
@@ -224,7 +116,7 @@ static void read_step_back(lua_State *L, const lt_rnn *r, step_back_use *u)
 
 static int rnn_backward_step(lua_State *L)
 {
-    lt_rnn *r = check_self(L, "RNNLayer");
+    lt_rnn *r = (lt_rnn *)lt_layer_self(L);
     step_back_use u;
     read_step_back(L, r, &u);
     int base = lua_gettop(L);
@@ -234,19 +126,19 @@ static int rnn_backward_step(lua_State *L)
     ty_tensor *dW_hh = lt_push_new_up(L, 2, u.W_hh->shape);
     ty_tensor *db = lt_push_new_up(L, 1, u.b->shape);
     read_step_back(L, r, &u);
-    allocated(L, dx, 2, u.x->shape, "backward_step", "dx");
-    allocated(L, dprev, 2, u.prev_h->shape, "backward_step", "dprev_H");
-    allocated(L, dW_ih, 2, u.W_ih->shape, "backward_step", "dW_ih");
-    allocated(L, dW_hh, 2, u.W_hh->shape, "backward_step", "dW_hh");
-    allocated(L, db, 1, u.b->shape, "backward_step", "db");
+    lt_layer_allocated(L, dx, 2, u.x->shape, "backward_step", "dx");
+    lt_layer_allocated(L, dprev, 2, u.prev_h->shape, "backward_step", "dprev_H");
+    lt_layer_allocated(L, dW_ih, 2, u.W_ih->shape, "backward_step", "dW_ih");
+    lt_layer_allocated(L, dW_hh, 2, u.W_hh->shape, "backward_step", "dW_hh");
+    lt_layer_allocated(L, db, 1, u.b->shape, "backward_step", "db");
     ty_error e;
     raise_if(L, ty_rnn_step_backward(dx, dprev, dW_ih, dW_hh, db, u.x, u.prev_h, u.next_h,
-                                     u.dnext_h, u.W_ih, u.W_hh, &r->ws, &r->alloc, &e), &e);
-    set_uv(L, 1, base + 2, UV_DPREV_H);
-    set_uv(L, 1, base + 3, UV_DW_IH);
-    set_uv(L, 1, base + 4, UV_DW_HH);
-    set_uv(L, 1, base + 5, UV_DB);
-    set_uv(L, 1, base + 1, UV_DX);
+                                     u.dnext_h, u.W_ih, u.W_hh, &r->ws, &r->base.alloc, &e), &e);
+    lt_layer_set_grad(L, G_DPREV_H, base + 2);
+    lt_layer_set_grad(L, G_DW_IH, base + 3);
+    lt_layer_set_grad(L, G_DW_HH, base + 4);
+    lt_layer_set_grad(L, G_DB, base + 5);
+    lt_layer_set_grad(L, G_DX, base + 1);
     lua_settop(L, base + 1);
     return 1;
 }
@@ -259,9 +151,9 @@ typedef struct seq_use {
 
 static void read_seq(lua_State *L, const lt_rnn *r, int xi, seq_use *u)
 {
-    check_named(L, 2, "forward", "x");
-    u->x = check_named(L, xi, "forward", "x");
-    u->h0 = check_named(L, 3, "forward", "h0");
+    lt_layer_arg(L, 2, "forward", "x");
+    u->x = lt_layer_arg(L, xi, "forward", "x");
+    u->h0 = lt_layer_arg(L, 3, "forward", "h0");
     weights(L, r, "forward", &u->W_ih, &u->W_hh, &u->b);
     ty_error e;
     raise_if(L, ty_rnn_check_sequence(u->x, u->h0, u->W_ih, u->W_hh, u->b, &e), &e);
@@ -283,7 +175,7 @@ static int sequence_input(lua_State *L, int i)
 
 static int rnn_forward(lua_State *L)
 {
-    lt_rnn *r = check_self(L, "RNNLayer");
+    lt_rnn *r = (lt_rnn *)lt_layer_self(L);
     lua_settop(L, 3);
     seq_use u;
     read_seq(L, r, 2, &u);
@@ -294,12 +186,12 @@ static int rnn_forward(lua_State *L)
     shape[0] = u.x->shape[0];
     shape[1] = u.x->shape[1];
     shape[2] = u.W_ih->shape[1];
-    allocated(L, h, 3, shape, "forward", "h");
+    lt_layer_allocated(L, h, 3, shape, "forward", "h");
     ty_error e;
-    raise_if(L, ty_rnn_forward(h, u.x, u.h0, u.W_ih, u.W_hh, u.b, &r->ws, &r->alloc, &e), &e);
-    set_uv(L, 1, xi, UV_SEQ_X);
-    set_uv(L, 1, 3, UV_SEQ_H0);
-    set_uv(L, 1, -1, UV_SEQ_H);
+    raise_if(L, ty_rnn_forward(h, u.x, u.h0, u.W_ih, u.W_hh, u.b, &r->ws, &r->base.alloc, &e), &e);
+    lt_layer_keep(L, CACHE_SEQ_X, xi);
+    lt_layer_keep(L, CACHE_SEQ_H0, 3);
+    lt_layer_keep(L, CACHE_SEQ_H, -1);
     return 1;
 }
 
@@ -310,10 +202,10 @@ typedef struct seq_back_use {
 
 static void read_seq_back(lua_State *L, const lt_rnn *r, seq_back_use *u)
 {
-    u->dout = check_named(L, 2, "backward", "dout");
-    u->x = cached(L, UV_SEQ_X, "backward", "forward", "x");
-    u->h0 = cached(L, UV_SEQ_H0, "backward", "forward", "h0");
-    u->h = cached(L, UV_SEQ_H, "backward", "forward", "h");
+    u->dout = lt_layer_arg(L, 2, "backward", "dout");
+    u->x = lt_layer_cache(L, CACHE_SEQ_X, "backward", "forward", "x");
+    u->h0 = lt_layer_cache(L, CACHE_SEQ_H0, "backward", "forward", "h0");
+    u->h = lt_layer_cache(L, CACHE_SEQ_H, "backward", "forward", "h");
     weights(L, r, "backward", &u->W_ih, &u->W_hh, &u->b);
     ty_error e;
     raise_if(L, ty_rnn_check_backward(u->dout, u->x, u->h, u->W_ih, u->W_hh, u->b, &e), &e);
@@ -321,7 +213,7 @@ static void read_seq_back(lua_State *L, const lt_rnn *r, seq_back_use *u)
 
 static int rnn_backward(lua_State *L)
 {
-    lt_rnn *r = check_self(L, "RNNLayer");
+    lt_rnn *r = (lt_rnn *)lt_layer_self(L);
     lua_settop(L, 2);
     seq_back_use u;
     read_seq_back(L, r, &u);
@@ -331,151 +223,45 @@ static int rnn_backward(lua_State *L)
     ty_tensor *dW_hh = lt_push_new_up(L, 2, u.W_hh->shape);
     ty_tensor *db = lt_push_new_up(L, 1, u.b->shape);
     read_seq_back(L, r, &u);
-    allocated(L, dx, 3, u.x->shape, "backward", "dx");
-    allocated(L, dh0, 2, u.h0->shape, "backward", "dh0");
-    allocated(L, dW_ih, 2, u.W_ih->shape, "backward", "dW_ih");
-    allocated(L, dW_hh, 2, u.W_hh->shape, "backward", "dW_hh");
-    allocated(L, db, 1, u.b->shape, "backward", "db");
+    lt_layer_allocated(L, dx, 3, u.x->shape, "backward", "dx");
+    lt_layer_allocated(L, dh0, 2, u.h0->shape, "backward", "dh0");
+    lt_layer_allocated(L, dW_ih, 2, u.W_ih->shape, "backward", "dW_ih");
+    lt_layer_allocated(L, dW_hh, 2, u.W_hh->shape, "backward", "dW_hh");
+    lt_layer_allocated(L, db, 1, u.b->shape, "backward", "db");
     ty_error e;
     raise_if(L, ty_rnn_backward(dx, dh0, dW_ih, dW_hh, db, u.dout, u.x, u.h0, u.h, u.W_ih,
-                                u.W_hh, &r->ws, &r->alloc, &e), &e);
-    set_uv(L, 1, 3, UV_DX);
-    set_uv(L, 1, 4, UV_DH0);
-    set_uv(L, 1, 5, UV_DW_IH);
-    set_uv(L, 1, 6, UV_DW_HH);
-    set_uv(L, 1, 7, UV_DB);
+                                u.W_hh, &r->ws, &r->base.alloc, &e), &e);
+    lt_layer_set_grad(L, G_DX, 3);
+    lt_layer_set_grad(L, G_DH0, 4);
+    lt_layer_set_grad(L, G_DW_IH, 5);
+    lt_layer_set_grad(L, G_DW_HH, 6);
+    lt_layer_set_grad(L, G_DB, 7);
     return 5;
 }
 
-static int rnn_index(lua_State *L)
+static void rnn_describe(lua_State *L, const lt_layer *l)
 {
-    lua_pushvalue(L, 2); /* methods first, without touching the layer: every rnn:method() */
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
-    lua_pop(L, 1);
-    check_rnn(L, 1);
-    if (lua_type(L, 2) == LUA_TSTRING) {
-        int uv = field_index(L, 2);
-        if (uv) {
-            lua_getiuservalue(L, 1, uv);
-            return 1;
-        }
-        const char *k = lua_tostring(L, 2);
-        if (strcmp(k, "in_size") == 0 || strcmp(k, "out_size") == 0) {
-            ty_tensor *W_ih = uv_tensor(L, UV_W_IH);
-            if (!W_ih || W_ih->ndim != 2) return luaL_error(L, "%s: W_ih is not a matrix", k);
-            lua_pushinteger(L, (lua_Integer)W_ih->shape[k[0] == 'i' ? 0 : 1]);
-            return 1;
-        }
-    }
-    lua_getiuservalue(L, 1, UV_EXTRA);
-    lua_pushvalue(L, 2);
-    lua_rawget(L, -2);
-    return 1;
-}
-
-static int rnn_newindex(lua_State *L)
-{
-    lt_rnn *r = check_rnn(L, 1);
-    if (lua_type(L, 2) == LUA_TSTRING) {
-        const char *k = lua_tostring(L, 2);
-        int uv = field_index(L, 2);
-        if (uv) {
-            if (uv <= UV_B && !lt_test(L, 3))
-                return luaL_error(L, "RNNLayer: %s must be a tensor (got %s)", k, luaL_typename(L, 3));
-            if (!lua_isnil(L, 3) && !lt_test(L, 3))
-                return luaL_error(L, "RNNLayer: %s must be a tensor or nil (got %s)", k,
-                                  luaL_typename(L, 3));
-            lua_settop(L, 3);
-            ty_tensor *t = lua_touserdata(L, 3);
-            if (uv == UV_W_IH) r->W_ih = t;
-            if (uv == UV_W_HH) r->W_hh = t;
-            if (uv == UV_B) r->b = t;
-            lua_setiuservalue(L, 1, uv);
-            return 0;
-        }
-        lua_pushvalue(L, 2);
-        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
-            return luaL_error(L, "RNNLayer: %s is a method and cannot be assigned", k);
-        lua_settop(L, 3);
-    }
-    lua_getiuservalue(L, 1, UV_EXTRA);
-    lua_pushvalue(L, 2);
-    lua_pushvalue(L, 3);
-    lua_rawset(L, -3);
-    return 0;
-}
-
-static int rnn_tostring(lua_State *L)
-{
-    check_rnn(L, 1);
-    ty_tensor *W_ih = uv_tensor(L, UV_W_IH);
-    if (W_ih && W_ih->ndim == 2)
+    const ty_tensor *W_ih = l->param[P_W_IH];
+    if (W_ih->data && W_ih->ndim == 2)
         lua_pushfstring(L, "RNNLayer(%I -> %I)", (lua_Integer)W_ih->shape[0],
                         (lua_Integer)W_ih->shape[1]);
     else
         lua_pushliteral(L, "RNNLayer(?)");
+}
+
+/* in_size and out_size: W_ih's rows and columns */
+static int rnn_field(lua_State *L, const lt_layer *l, const char *k)
+{
+    if (strcmp(k, "in_size") != 0 && strcmp(k, "out_size") != 0) return 0;
+    const ty_tensor *W_ih = l->param[P_W_IH];
+    if (!W_ih->data || W_ih->ndim != 2) return luaL_error(L, "%s: W_ih is not a matrix", k);
+    lua_pushinteger(L, (lua_Integer)W_ih->shape[k[0] == 'i' ? 0 : 1]);
     return 1;
 }
 
-static int rnn_gc(lua_State *L)
+static void rnn_free(lt_layer *l)
 {
-    lt_rnn *r = check_rnn(L, 1);
-    ty_tensor_free(&r->ws);
-    return 0;
-}
-
-/* ---- Tanh ----------------------------------------------------------------------------- */
-
-static int tanh_new(lua_State *L)
-{
-    lua_newuserdatauv(L, 1, 1);
-    lt_setmetatable(L, &tanh_key);
-    return 1;
-}
-
-static int tanh_forward(lua_State *L)
-{
-    check_self(L, "Tanh");
-    ty_tensor *x = check_named(L, 2, "Tanh.forward", "x");
-    ty_tensor *y = lt_push_new_up(L, x->ndim, x->shape);
-    lt_alive(L, x, 2);
-    ty_unary(y, x, TY_TANH);
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 1, 1);
-    return 1;
-}
-
-static int tanh_backward(lua_State *L)
-{
-    check_self(L, "Tanh");
-    ty_tensor *dout = check_named(L, 2, "Tanh.backward", "dout");
-    lua_settop(L, 2);
-    lua_getiuservalue(L, 1, 1);
-    ty_tensor *y = lt_test_up(L, 3);
-    if (!y) return luaL_error(L, "Tanh.backward: call forward first");
-    if (!y->data)
-        return luaL_error(L, "Tanh.backward: forward's output y was closed; call forward again");
-    if (!ty_same_shape(y, dout)) {
-        char s1[96], s2[96];
-        return luaL_error(L, "Tanh.backward: dout is %s but forward's output is %s", LT_SHAPE(dout, s1),
-                          LT_SHAPE(y, s2));
-    }
-    ty_tensor *dx = lt_push_new_up(L, y->ndim, y->shape);
-    lt_alive(L, dout, 2);
-    lt_alive(L, y, 3); /* forward's y, pushed above */
-    /* dx = dout * (1 - y^2) */
-    ty_binary(dx, y, y, TY_MUL);
-    double one = 1.0;
-    ty_tensor s = ty_tensor_scalar(&one);
-    ty_binary(dx, &s, dx, TY_SUB);
-    ty_binary(dx, dx, dout, TY_MUL);
-    return 1;
-}
-
-static int tanh_tostring(lua_State *L)
-{
-    lua_pushliteral(L, "Tanh()");
-    return 1;
+    ty_tensor_free(&((lt_rnn *)l)->ws);
 }
 
 static const luaL_Reg rnn_methods[] = {
@@ -486,57 +272,73 @@ static const luaL_Reg rnn_methods[] = {
     { NULL, NULL }
 };
 
+static const lt_layer_desc rnn_desc = {
+    "RNNLayer", rnn_params, rnn_grads, RNN_CACHES, 1, sizeof(lt_rnn), rnn_new, rnn_methods,
+    rnn_describe, rnn_field, rnn_free,
+};
+
+/* ---- Tanh --------------------------------------------------------------------------------- */
+
+enum { CACHE_Y, TANH_CACHES };
+
+static const lt_layer_desc tanh_desc;
+
+static int tanh_new(lua_State *L)
+{
+    lt_layer_push(L, &tanh_desc);
+    return 1;
+}
+
+static int tanh_forward(lua_State *L)
+{
+    lt_layer_self(L);
+    ty_tensor *x = lt_layer_arg(L, 2, "Tanh.forward", "x");
+    ty_tensor *y = lt_push_new_up(L, x->ndim, x->shape);
+    lt_alive(L, x, 2);
+    ty_unary(y, x, TY_TANH);
+    lt_layer_keep(L, CACHE_Y, -1);
+    return 1;
+}
+
+static int tanh_backward(lua_State *L)
+{
+    lt_layer_self(L);
+    ty_tensor *dout = lt_layer_arg(L, 2, "Tanh.backward", "dout");
+    lua_settop(L, 2);
+    ty_tensor *y = lt_layer_cache(L, CACHE_Y, "Tanh.backward", "forward", "output y");
+    if (!ty_same_shape(y, dout)) {
+        char s1[96], s2[96];
+        return luaL_error(L, "Tanh.backward: dout is %s but forward's output is %s", LT_SHAPE(dout, s1),
+                          LT_SHAPE(y, s2));
+    }
+    ty_tensor *dx = lt_push_new_up(L, y->ndim, y->shape);
+    lt_alive(L, dout, 2);
+    y = lt_layer_cache(L, CACHE_Y, "Tanh.backward", "forward", "output y"); /* again: see above */
+    lt_layer_allocated(L, dx, y->ndim, y->shape, "Tanh.backward", "Tanh");
+    /* dx = dout * (1 - y^2) */
+    ty_binary(dx, y, y, TY_MUL);
+    double one = 1.0;
+    ty_tensor s = ty_tensor_scalar(&one);
+    ty_binary(dx, &s, dx, TY_SUB);
+    ty_binary(dx, dx, dout, TY_MUL);
+    return 1;
+}
+
 static const luaL_Reg tanh_methods[] = {
     { "forward", tanh_forward },
     { "backward", tanh_backward },
     { NULL, NULL }
 };
 
+static const lt_layer_desc tanh_desc = {
+    "Tanh", NULL, NULL, TANH_CACHES, 0, sizeof(lt_layer), tanh_new, tanh_methods,
+    NULL, NULL, NULL,
+};
+
 void lt_open_nn(lua_State *L)
 {
-    if (lt_newmetatable(L, LT_RNN, &rnn_key)) {
-        int mt = lua_gettop(L);
-        luaL_newlibtable(L, rnn_methods);
-        lt_push_tensor_metatables(L);
-        lua_pushvalue(L, mt);
-        luaL_setfuncs(L, rnn_methods, 3);
-        lua_createtable(L, 0, UV_EXTRA); /* field name -> user value index */
-        for (int i = 0; field_names[i]; i++) {
-            lua_pushinteger(L, i + 1);
-            lua_setfield(L, -2, field_names[i]);
-        }
-        lua_pushvalue(L, -2);
-        lua_pushvalue(L, -2);
-        lua_pushcclosure(L, rnn_index, 2);
-        lua_setfield(L, mt, "__index");
-        lua_pushcclosure(L, rnn_newindex, 2);
-        lua_setfield(L, mt, "__newindex");
-        lua_pushcfunction(L, rnn_tostring);
-        lua_setfield(L, mt, "__tostring");
-        lua_pushcfunction(L, rnn_gc);
-        lua_setfield(L, mt, "__gc");
-        lua_pushliteral(L, LT_RNN); /* locked, as the tensor metatables are */
-        lua_setfield(L, mt, "__metatable");
-    }
-    lua_pop(L, 1);
-    if (lt_newmetatable(L, LT_TANH, &tanh_key)) {
-        /* the methods in a table of their own: a metatable that is its own __index would
-           hand itself to any script as layer.__index, lock or no lock */
-        int mt = lua_gettop(L);
-        luaL_newlibtable(L, tanh_methods);
-        lt_push_tensor_metatables(L);
-        lua_pushvalue(L, mt);
-        luaL_setfuncs(L, tanh_methods, 3);
-        lua_setfield(L, mt, "__index");
-        lua_pushcfunction(L, tanh_tostring);
-        lua_setfield(L, mt, "__tostring");
-        lua_pushliteral(L, LT_TANH);
-        lua_setfield(L, mt, "__metatable");
-    }
-    lua_pop(L, 1);
     lua_newtable(L);
-    lua_pushcfunction(L, rnn_new);
-    lua_setfield(L, -2, "RNNLayer");
-    lua_pushcfunction(L, tanh_new);
-    lua_setfield(L, -2, "Tanh");
+    int nn = lua_gettop(L);
+    lt_layer_register(L, &rnn_desc, nn);
+    lt_layer_register(L, &tanh_desc, nn);
 }

@@ -1,0 +1,254 @@
+/* lua_layer.c: what every layer userdata shares, from its descriptor (lua_layer.h): the
+   user values (parameters, gradients, caches, other fields), field access and assignment,
+   the checks of self, of arguments and of cached tensors, registration. */
+#include "lua/lua_layer.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int count(const char *const *names)
+{
+    int n = 0;
+    while (names && names[n]) n++;
+    return n;
+}
+
+/* User values: the parameters, the gradients, the caches, then a table of other fields. */
+static int grad_uv(const lt_layer *l, int g) { return l->np + g + 1; }
+static int cache_uv(const lt_layer *l, int c) { return l->np + l->ng + c + 1; }
+static int extra_uv(const lt_layer *l) { return l->np + l->ng + l->desc->caches + 1; }
+
+lt_layer *lt_layer_push(lua_State *L, const lt_layer_desc *d)
+{
+    int np = count(d->params), ng = count(d->grads);
+    lt_layer *l = lua_newuserdatauv(L, d->size, np + ng + d->caches + (d->extra_fields ? 1 : 0));
+    memset(l, 0, d->size);
+    l->desc = d;
+    l->np = np;
+    l->ng = ng;
+    l->alloc = lt_allocator(L);
+    lt_setmetatable(L, d);
+    if (d->extra_fields) {
+        lua_newtable(L);
+        lua_setiuservalue(L, -2, extra_uv(l));
+    }
+    return l;
+}
+
+void lt_layer_set_param(lua_State *L, int layer, int p, int value)
+{
+    layer = lua_absindex(L, layer);
+    lt_layer *l = lua_touserdata(L, layer);
+    l->param[p] = lua_touserdata(L, value);
+    lua_pushvalue(L, value);
+    lua_setiuservalue(L, layer, p + 1);
+}
+
+lt_layer *lt_layer_self(lua_State *L)
+{
+    lt_layer *l = lua_touserdata(L, 1);
+    int same = 0;
+    if (l && lua_getmetatable(L, 1)) {
+        same = lua_topointer(L, -1) == lua_topointer(L, lua_upvalueindex(LT_UP_LAYER));
+        lua_pop(L, 1);
+    }
+    if (!same) {
+        lua_getfield(L, lua_upvalueindex(LT_UP_LAYER), "__name");
+        luaL_typeerror(L, 1, lua_tostring(L, -1));
+    }
+    return l;
+}
+
+ty_tensor *lt_layer_arg(lua_State *L, int i, const char *fname, const char *name)
+{
+    ty_tensor *t = lt_test_up(L, i);
+    if (!t || !t->data)
+        luaL_error(L, "%s: %s must be a tensor (got %s)", fname, name,
+                   t ? "a closed tensor" : luaL_typename(L, i));
+    return t;
+}
+
+ty_tensor *lt_layer_param(lua_State *L, const lt_layer *l, int p, const char *fname)
+{
+    ty_tensor *t = l->param[p];
+    if (!t->data) luaL_error(L, "%s: the layer's %s was closed", fname, l->desc->params[p]);
+    return t;
+}
+
+ty_tensor *lt_layer_cache(lua_State *L, int c, const char *fname, const char *forward,
+                          const char *what)
+{
+    const lt_layer *l = lua_touserdata(L, 1);
+    lua_getiuservalue(L, 1, cache_uv(l, c));
+    ty_tensor *t = lua_touserdata(L, -1);
+    lua_pop(L, 1); /* the layer keeps it alive */
+    if (!t) luaL_error(L, "%s: call %s first", fname, forward);
+    if (!t->data)
+        luaL_error(L, "%s: %s's %s was closed; call %s again", fname, forward, what, forward);
+    return t;
+}
+
+void lt_layer_keep(lua_State *L, int c, int value)
+{
+    const lt_layer *l = lua_touserdata(L, 1);
+    lua_pushvalue(L, value);
+    lua_setiuservalue(L, 1, cache_uv(l, c));
+}
+
+void lt_layer_set_grad(lua_State *L, int g, int value)
+{
+    const lt_layer *l = lua_touserdata(L, 1);
+    lua_pushvalue(L, value);
+    lua_setiuservalue(L, 1, grad_uv(l, g));
+}
+
+void lt_layer_allocated(lua_State *L, const ty_tensor *t, int ndim, const int64_t *shape,
+                        const char *fname, const char *what)
+{
+    int same = t->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
+    if (!same)
+        luaL_error(L, "%s: the sizes changed during the call (a finalizer assigned %s's "
+                      "inputs or weights)", fname, what);
+}
+
+/* ---- fields ------------------------------------------------------------------------------- */
+
+/* The layer at index 1, checked against the descriptor at upvalue 3 of __index and
+   __newindex (upvalues: methods, field map, descriptor). */
+static lt_layer *check_layer(lua_State *L)
+{
+    const lt_layer_desc *d = lua_touserdata(L, lua_upvalueindex(3));
+    lt_layer *l = lt_testudata(L, 1, d);
+    if (!l) luaL_typeerror(L, 1, d->name);
+    return l;
+}
+
+/* The user value of field name (key at index 2), from the field map: 0 if none. */
+static int field_uv(lua_State *L)
+{
+    lua_pushvalue(L, 2);
+    lua_rawget(L, lua_upvalueindex(2));
+    int uv = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return uv;
+}
+
+static int layer_index(lua_State *L)
+{
+    lua_pushvalue(L, 2); /* methods first, without touching the layer: every layer:method() */
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) return 1;
+    lua_pop(L, 1);
+    lt_layer *l = check_layer(L);
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        int uv = field_uv(L);
+        if (uv) {
+            lua_getiuservalue(L, 1, uv);
+            return 1;
+        }
+        if (l->desc->field && l->desc->field(L, l, lua_tostring(L, 2))) return 1;
+    }
+    if (!l->desc->extra_fields) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_getiuservalue(L, 1, extra_uv(l));
+    lua_pushvalue(L, 2);
+    lua_rawget(L, -2);
+    return 1;
+}
+
+static int layer_newindex(lua_State *L)
+{
+    lt_layer *l = check_layer(L);
+    const char *name = l->desc->name;
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        const char *k = lua_tostring(L, 2);
+        int uv = field_uv(L);
+        if (uv && uv <= l->np) {
+            if (!lt_test(L, 3))
+                return luaL_error(L, "%s: %s must be a tensor (got %s)", name, k, luaL_typename(L, 3));
+            lua_settop(L, 3);
+            lt_layer_set_param(L, 1, uv - 1, 3);
+            return 0;
+        }
+        if (uv) {
+            if (!lua_isnil(L, 3) && !lt_test(L, 3))
+                return luaL_error(L, "%s: %s must be a tensor or nil (got %s)", name, k,
+                                  luaL_typename(L, 3));
+            lua_settop(L, 3);
+            lua_setiuservalue(L, 1, uv);
+            return 0;
+        }
+        lua_pushvalue(L, 2);
+        if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+            return luaL_error(L, "%s: %s is a method and cannot be assigned", name, k);
+        lua_settop(L, 3);
+    }
+    if (!l->desc->extra_fields)
+        return luaL_error(L, "%s: no field %s to assign", name, luaL_tolstring(L, 2, NULL));
+    lua_getiuservalue(L, 1, extra_uv(l));
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 3);
+    lua_rawset(L, -3);
+    return 0;
+}
+
+static int layer_tostring(lua_State *L)
+{
+    lt_layer *l = check_layer(L);
+    if (l->desc->describe) l->desc->describe(L, l);
+    else lua_pushfstring(L, "%s()", l->desc->name);
+    return 1;
+}
+
+static int layer_gc(lua_State *L)
+{
+    lt_layer *l = check_layer(L);
+    if (l->desc->free) l->desc->free(l);
+    return 0;
+}
+
+/* ---- registration ------------------------------------------------------------------------- */
+
+void lt_layer_register(lua_State *L, const lt_layer_desc *d, int nn)
+{
+    nn = lua_absindex(L, nn);
+    char tname[64];
+    snprintf(tname, sizeof tname, "tycho.%s", d->name);
+    if (lt_newmetatable(L, tname, d)) {
+        int mt = lua_gettop(L);
+        lua_newtable(L); /* methods, with the tensor metatables and this one as upvalues */
+        int methods = mt + 1;
+        lt_push_tensor_metatables(L);
+        lua_pushvalue(L, mt);
+        luaL_setfuncs(L, d->methods, 3);
+        lua_newtable(L); /* field name -> user value */
+        int fields = mt + 2, np = count(d->params), ng = count(d->grads);
+        for (int i = 0; i < np; i++) {
+            lua_pushinteger(L, i + 1);
+            lua_setfield(L, fields, d->params[i]);
+        }
+        for (int i = 0; i < ng; i++) {
+            lua_pushinteger(L, np + i + 1);
+            lua_setfield(L, fields, d->grads[i]);
+        }
+        static const struct { const char *name; lua_CFunction fn; } metamethods[] = {
+            { "__index", layer_index }, { "__newindex", layer_newindex },
+            { "__tostring", layer_tostring }, { "__gc", layer_gc },
+        };
+        for (size_t i = 0; i < sizeof metamethods / sizeof metamethods[0]; i++) {
+            lua_pushvalue(L, methods);
+            lua_pushvalue(L, fields);
+            lua_pushlightuserdata(L, (void *)d);
+            lua_pushcclosure(L, metamethods[i].fn, 3);
+            lua_setfield(L, mt, metamethods[i].name);
+        }
+        lua_pushstring(L, tname); /* locked, as the tensor metatables are */
+        lua_setfield(L, mt, "__metatable");
+        lua_settop(L, mt);
+    }
+    lua_pop(L, 1);
+    lua_pushcfunction(L, d->constructor);
+    lua_setfield(L, nn, d->name);
+}

@@ -1,0 +1,67 @@
+/* lua_layer.h: layers as userdata, each declared once by a descriptor (name, parameters,
+   gradients, caches, methods); lua_layer.c does the rest: fields, checks, registration. */
+#ifndef TYCHO_LUA_LAYER_H
+#define TYCHO_LUA_LAYER_H
+
+#include "lua/lua_tensor.h"
+
+#define LT_MAX_PARAMS 8
+
+/* The C struct of every layer starts with this. */
+typedef struct lt_layer {
+    const struct lt_layer_desc *desc;
+    int np, ng;                         /* how many parameters and gradient fields */
+    ty_allocator alloc;                 /* the state's (lt_allocator), looked up once */
+    /* the tensors in the parameter user values, which keep them alive: read on every call,
+       set by assignment to the field */
+    ty_tensor *param[LT_MAX_PARAMS];
+} lt_layer;
+
+typedef struct lt_layer_desc {
+    const char *name;                  /* the constructor in tycho.nn; type "tycho.<name>" */
+    const char *const *params;         /* parameter fields, NULL-terminated: tensors */
+    const char *const *grads;          /* fields the methods set, NULL-terminated: tensor or nil */
+    int caches;                        /* user values the methods keep between calls */
+    int extra_fields;                  /* whether other fields may be stored (kept in a table) */
+    size_t size;                       /* bytes of the layer's struct (an lt_layer first) */
+    lua_CFunction constructor;
+    const luaL_Reg *methods;           /* each gets the upvalues below */
+    /* pushes what tostring shows; NULL: the name and "()" */
+    void (*describe)(lua_State *L, const lt_layer *layer);
+    /* pushes a computed read-only field (e.g. in_size) and returns 1, or returns 0 */
+    int (*field)(lua_State *L, const lt_layer *layer, const char *name);
+    void (*free)(lt_layer *layer);     /* the struct's own resources, at __gc; may be NULL */
+} lt_layer_desc;
+
+/* The methods' upvalues: the two tensor metatables (lt_test_up, lt_push_new_up) and the
+   layer's own metatable (lt_layer_self). */
+#define LT_UP_LAYER 3
+
+/* Registers the layer's type and puts its constructor into the table at index nn. */
+void lt_layer_register(lua_State *L, const lt_layer_desc *desc, int nn);
+
+/* In a constructor: pushes a new layer (struct zeroed but for desc and alloc) with its
+   metatable. */
+lt_layer *lt_layer_push(lua_State *L, const lt_layer_desc *desc);
+/* Stores the tensor at index value as parameter p of the layer at index layer. */
+void lt_layer_set_param(lua_State *L, int layer, int p, int value);
+
+/* In a method: the layer at index 1 (an error if it is not one of this type). */
+lt_layer *lt_layer_self(lua_State *L);
+/* Argument i, which must be a tensor (an error naming it, as `name`, otherwise). */
+ty_tensor *lt_layer_arg(lua_State *L, int i, const char *fname, const char *name);
+/* Parameter p of the layer at index 1, which must not be closed. */
+ty_tensor *lt_layer_param(lua_State *L, const lt_layer *layer, int p, const char *fname);
+/* Cache c (0-based) of the layer at index 1, as a forward left it: an error if there is none
+   (call `forward` first) or if it was closed since. */
+ty_tensor *lt_layer_cache(lua_State *L, int c, const char *fname, const char *forward,
+                          const char *what);
+/* Keeps the value at index value in cache c, or in gradient field g (0-based). */
+void lt_layer_keep(lua_State *L, int c, int value);
+void lt_layer_set_grad(lua_State *L, int g, int value);
+/* A result allocated before a method's second reading of its inputs (an allocation may run
+   a finalizer that assigns them) must still have the shape it needs. */
+void lt_layer_allocated(lua_State *L, const ty_tensor *t, int ndim, const int64_t *shape,
+                        const char *fname, const char *what);
+
+#endif
