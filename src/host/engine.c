@@ -773,8 +773,6 @@ static void open_sandbox(lua_State *L)
 {
     static const char *const none[] = { NULL };
     static const char *const os_keep[] = { "clock", "date", "difftime", "time", NULL };
-    lua_pushboolean(L, 1);
-    lua_setfield(L, LUA_REGISTRYINDEX, "tycho.sandbox");   /* tycho.load/save refuse */
     stub_library(L, "io", none);
     stub_library(L, "debug", none);
     stub_library(L, "os", os_keep);
@@ -818,6 +816,7 @@ static int p_open(lua_State *L)
     tycho *T = lua_touserdata(L, 1);
     lua_gc(L, LUA_GCGEN, 0, 0);
     luaL_openlibs(L);
+    if (T->cfg.sandbox) lt_deny_files(L); /* before the module: its file functions refuse */
     luaL_requiref(L, "tycho", luaopen_tycho, 1);
     open_engine_table(L, T);
     lua_pushliteral(L, "");

@@ -55,7 +55,7 @@ int luaopen_tycho(lua_State *L)
     int mod = lua_gettop(L);
     lt_open_tensor(L);
     lt_open_random(L);
-    lt_open_npy(L);
+    lt_open_files(L);
     lua_pushliteral(L, TY_VERSION);
     lua_setfield(L, mod, "version");
     lua_pushcfunction(L, l_blas);

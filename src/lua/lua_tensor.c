@@ -349,6 +349,13 @@ static int l_is_tensor(lua_State *L)
     return 1;
 }
 
+void lt_push_tensor_methods(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_key);
+    lua_getfield(L, -1, "methods");
+    lua_remove(L, -2);
+}
+
 void lt_setfuncs_at(lua_State *L, int idx, const luaL_Reg *fns)
 {
     lua_pushvalue(L, idx);

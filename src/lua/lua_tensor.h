@@ -88,7 +88,12 @@ void lt_register_math(lua_State *L, int mt, int methods, int module);
 /* luaL_setfuncs into the table at idx. */
 void lt_setfuncs_at(lua_State *L, int idx, const luaL_Reg *fns);
 void lt_open_random(lua_State *L);   /* tycho.random, tycho.rand, tycho.randn */
-void lt_open_npy(lua_State *L);      /* tycho.load, tycho.save, t:save */
+void lt_open_files(lua_State *L);    /* tycho.load, tycho.save, t:save: file access */
+/* Denies file access to scripts of this state: call before opening the module (the sandbox
+   does); the file functions then only say that they are disabled. */
+void lt_deny_files(lua_State *L);
+/* Pushes the table of tensor methods (t:name()), for other binding files to add to. */
+void lt_push_tensor_methods(lua_State *L);
 void lt_open_nn(lua_State *L);      /* pushes the tycho.nn table */
 /* The library is built with hidden visibility; the module openers are what stock Lua's
    require finds in tycho.so (tycho.h declares luaopen_tycho for hosts). */

@@ -1,5 +1,7 @@
-/* lua_npy.c: tycho.load, tycho.save and t:save over npy.c, with arguments checked, errors
-   named after the function, and both refused when the host runs a sandbox. */
+/* lua_files.c: file access, one capability: tycho.load, tycho.save and t:save over io/npy.c.
+   A host that runs untrusted scripts denies it before opening the module (lt_deny_files);
+   every function listed here then raises "... disabled in the sandbox", so one added later
+   fails closed too. */
 #include "lua/lua_tensor.h"
 
 #include <string.h>
@@ -7,13 +9,13 @@
 
 #include "io/npy.h"
 
-#define SANDBOX_KEY "tycho.sandbox"
+/* Registry key: present when the host denied file access to this state. */
+static const char denied_key = 0;
 
-static void check_sandbox(lua_State *L, const char *fname)
+void lt_deny_files(lua_State *L)
 {
-    int on = lua_getfield(L, LUA_REGISTRYINDEX, SANDBOX_KEY) != LUA_TNIL && lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    if (on) luaL_error(L, "%s: disabled in the sandbox", fname);
+    lua_pushboolean(L, 1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &denied_key);
 }
 
 static const char *what(lua_State *L, int i)
@@ -41,7 +43,6 @@ static int raise_as(lua_State *L, const char *fname, const ty_error *e)
 
 static int l_load(lua_State *L)
 {
-    check_sandbox(L, "load");
     if (lua_type(L, 1) != LUA_TSTRING)
         return luaL_error(L, "load: path must be a string (got %s)", what(L, 1));
     const char *path = check_path(L, 1, "load");
@@ -59,7 +60,6 @@ static int l_load(lua_State *L)
 
 static int save(lua_State *L, int ipath, int itensor, const char *usage)
 {
-    check_sandbox(L, "save");
     ty_tensor *t = lt_test(L, itensor);
     if (lua_type(L, ipath) != LUA_TSTRING || !t)
         return luaL_error(L, "save: expected %s (got %s, %s)", usage, what(L, 1), what(L, 2));
@@ -73,26 +73,35 @@ static int save(lua_State *L, int ipath, int itensor, const char *usage)
 static int l_save(lua_State *L) { return save(L, 1, 2, "save(path, tensor)"); }
 static int m_save(lua_State *L) { return save(L, 2, 1, "t:save(path)"); }
 
-void lt_open_npy(lua_State *L)
+/* Stands for a file function where the capability is denied; upvalue 1 is its name. */
+static int denied(lua_State *L)
 {
-    lua_pushcfunction(L, l_load);
-    lua_setfield(L, -2, "load");
-    lua_pushcfunction(L, l_save);
-    lua_setfield(L, -2, "save");
+    return luaL_error(L, "%s: disabled in the sandbox", lua_tostring(L, lua_upvalueindex(1)));
+}
 
-    /* Tensor methods: the table lua_tensor.c exposes as mt.methods (its __index is a
-       function); a plain __index table works too. */
-    luaL_getmetatable(L, LT_TENSOR);
-    if (lua_istable(L, -1)) {
-        if (lua_getfield(L, -1, "methods") != LUA_TTABLE) {
-            lua_pop(L, 1);
-            lua_getfield(L, -1, "__index");
+static const luaL_Reg file_functions[] = { { "load", l_load }, { "save", l_save }, { NULL, NULL } };
+static const luaL_Reg file_methods[] = { { "save", m_save }, { NULL, NULL } };
+
+static void install(lua_State *L, int table, const luaL_Reg *fns, int granted)
+{
+    for (; fns->name; fns++) {
+        if (granted) {
+            lua_pushcfunction(L, fns->func);
+        } else {
+            lua_pushstring(L, fns->name);
+            lua_pushcclosure(L, denied, 1);
         }
-        if (lua_istable(L, -1)) {
-            lua_pushcfunction(L, m_save);
-            lua_setfield(L, -2, "save");
-        }
-        lua_pop(L, 1);
+        lua_setfield(L, table, fns->name);
     }
+}
+
+void lt_open_files(lua_State *L)
+{
+    int module = lua_gettop(L);
+    int granted = lua_rawgetp(L, LUA_REGISTRYINDEX, &denied_key) == LUA_TNIL;
+    lua_pop(L, 1);
+    install(L, module, file_functions, granted);
+    lt_push_tensor_methods(L);
+    install(L, lua_gettop(L), file_methods, granted);
     lua_pop(L, 1);
 }
