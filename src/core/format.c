@@ -345,6 +345,15 @@ static void emit(fmt *f, int dim, const double *p, int indent, int width)
     put(f, "]", 1);
 }
 
+void ty_shape_repr(char *buf, size_t n, int ndim, const int64_t *shape)
+{
+    size_t used = (size_t)snprintf(buf, n, "(");
+    for (int i = 0; i < ndim && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, i ? ", %lld" : "%lld",
+                                 (long long)shape[i]);
+    if (used < n) snprintf(buf + used, n - used, ndim == 1 ? ",)" : ")");
+}
+
 /* array_repr of an empty array: "[]" plus the shape (unless it is (0,)) and the dtype. */
 static void emit_empty(fmt *f)
 {
@@ -353,11 +362,9 @@ static void emit_empty(fmt *f)
     size_t k = 0;
     extra[0] = '\0';
     if (t->ndim != 1) {
-        k += (size_t)snprintf(extra + k, sizeof extra - k, "shape=(");
-        for (int i = 0; i < t->ndim && k < sizeof extra; i++)
-            k += (size_t)snprintf(extra + k, sizeof extra - k, i ? ", %lld" : "%lld",
-                                  (long long)t->shape[i]);
-        if (k < sizeof extra) k += (size_t)snprintf(extra + k, sizeof extra - k, "), ");
+        char tuple[300];
+        ty_shape_repr(tuple, sizeof tuple, t->ndim, t->shape);
+        k += (size_t)snprintf(extra + k, sizeof extra - k, "shape=%s, ", tuple);
     }
     if (k < sizeof extra) k += (size_t)snprintf(extra + k, sizeof extra - k, "dtype=float64)");
     if (k >= sizeof extra) k = sizeof extra - 1;

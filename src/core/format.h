@@ -14,4 +14,7 @@ typedef int (*ty_writer)(void *ud, const char *s, size_t n);
    linewidth 75. Returns 0, or the first nonzero value the writer returned. */
 int ty_format_tensor(const ty_tensor *t, ty_writer w, void *ud);
 
+/* Writes a shape as Python's repr of a tuple into buf (cut to n): (), (5,), (2, 3). */
+void ty_shape_repr(char *buf, size_t n, int ndim, const int64_t *shape);
+
 #endif

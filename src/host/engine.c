@@ -1164,18 +1164,26 @@ static int call_tensor(tycho *T, lua_CFunction f, tensor_args *a)
     return rc;
 }
 
-int tycho_set_tensor(tycho *T, const char *global, const double *data, int ndim,
-                     const int64_t *shape)
+/* The arguments of tycho_set_tensor and tycho_wrap_tensor, checked. */
+static int tensor_in(tycho *T, const char *fn, tensor_args *a, const char *global, int ndim,
+                     const int64_t *shape, const void *data)
 {
     if (!T) return TYCHO_ERR_ARG;
     T->err = "";
-    int rc = check_tensor_args(T, "tycho_set_tensor", global, ndim, shape, data);
-    if (rc) return rc;
+    int rc = check_tensor_args(T, fn, global, ndim, shape, data);
+    memset(a, 0, sizeof *a);
+    a->name = global;
+    a->ndim = ndim;
+    a->shape = shape;
+    return rc;
+}
+
+int tycho_set_tensor(tycho *T, const char *global, const double *data, int ndim,
+                     const int64_t *shape)
+{
     tensor_args a;
-    memset(&a, 0, sizeof a);
-    a.name = global;
-    a.ndim = ndim;
-    a.shape = shape;
+    int rc = tensor_in(T, "tycho_set_tensor", &a, global, ndim, shape, data);
+    if (rc) return rc;
     a.src = data;
     return call_tensor(T, p_set, &a);
 }
@@ -1183,15 +1191,9 @@ int tycho_set_tensor(tycho *T, const char *global, const double *data, int ndim,
 int tycho_wrap_tensor(tycho *T, const char *global, double *data, int ndim,
                       const int64_t *shape, void (*release)(void *ud, double *data), void *ud)
 {
-    if (!T) return TYCHO_ERR_ARG;
-    T->err = "";
-    int rc = check_tensor_args(T, "tycho_wrap_tensor", global, ndim, shape, data);
-    if (rc) return rc;
     tensor_args a;
-    memset(&a, 0, sizeof a);
-    a.name = global;
-    a.ndim = ndim;
-    a.shape = shape;
+    int rc = tensor_in(T, "tycho_wrap_tensor", &a, global, ndim, shape, data);
+    if (rc) return rc;
     a.wrap = data;
     a.release = release;
     a.ud = ud;

@@ -213,6 +213,7 @@ typedef struct bad_arg {
 } bad_arg;
 
 /* lua.c's collectargs plus -h, --help, --version, --sandbox, --mem-limit, --instr-limit.
+   One function, as lua.c's, for one switch over the options in lua.c's order.
    *first gets the script's index (argc if none) or the bad option's. */
 static int collectargs(char **argv, int *first, tycho_config *cfg, bad_arg *bad)
 {

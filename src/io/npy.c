@@ -5,6 +5,7 @@
 #endif
 #include "io/npy.h"
 
+#include "core/format.h"
 #include "core/iter.h"
 
 #include <errno.h>
@@ -44,16 +45,6 @@ static int host_is_little(void)
     unsigned char c;
     memcpy(&c, &one, 1);
     return c == 1;
-}
-
-/* Writes shape as Python's repr of a tuple: (), (5,), (2, 3). */
-static void shape_repr(char *buf, size_t n, int ndim, const int64_t *shape)
-{
-    size_t used = (size_t)snprintf(buf, n, "(");
-    for (int i = 0; i < ndim && used < n; i++)
-        used += (size_t)snprintf(buf + used, n - used, i ? ", %lld" : "%lld",
-                                 (long long)shape[i]);
-    if (used < n) snprintf(buf + used, n - used, ndim == 1 ? ",)" : ")");
 }
 
 /* ---- header parsing: the dict literal np.save writes, parsed strictly but without eval */
@@ -332,13 +323,11 @@ static uint32_t le_uint(const unsigned char *p, int n)
     return v;
 }
 
-static int load_file(FILE *f, ty_tensor *out, const char *path, const ty_allocator *a,
-                     ty_error *e)
+/* The magic string, the version and the header of the file, parsed into h; *data_at is
+   where the data starts. */
+static int read_header(FILE *f, npy_header *h, int64_t fsize, int64_t *data_at,
+                       const char *path, const ty_allocator *a, ty_error *e)
 {
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) return ty_fail(e, TY_EFILE, "%s: %s", path, strerror(errno));
-    int64_t fsize = (int64_t)st.st_size; /* a regular file: ty_npy_load checked */
-
     unsigned char pre[12];
     size_t got = fread(pre, 1, 10, f);
     if (got < 10 || memcmp(pre, MAGIC, MAGIC_LEN) != 0) {
@@ -353,18 +342,16 @@ static int load_file(FILE *f, ty_tensor *out, const char *path, const ty_allocat
     if (lenbytes == 4 && fread(pre + 10, 1, 2, f) != 2)
         return ty_fail(e, TY_EFORMAT, "%s: the file ends inside the header length", path);
     uint32_t hlen = le_uint(pre + 8, lenbytes);
-    int64_t data_at = 8 + lenbytes + (int64_t)hlen;
+    *data_at = 8 + lenbytes + (int64_t)hlen;
     if (hlen > MAX_HEADER)
         return ty_fail(e, TY_EFORMAT, "%s: header length %lu is over the limit of %d bytes",
                        path, (unsigned long)hlen, MAX_HEADER);
-    if (fsize >= 0 && data_at > fsize)
+    if (*data_at > fsize)
         return ty_fail(e, TY_EFORMAT, "%s: header length %lu runs past the end of the file",
                        path, (unsigned long)hlen);
-
     char *text = a->fn(a->ud, NULL, 0, (size_t)hlen + 1);
     if (!text) return ty_fail(e, TY_EMEM, "%s: not enough memory for the header", path);
-    npy_header h;
-    memset(&h, 0, sizeof h);
+    memset(h, 0, sizeof *h);
     int rc;
     if (fread(text, 1, hlen, f) != hlen)
         rc = ty_fail(e, TY_EFORMAT, "%s: header length %lu runs past the end of the file",
@@ -372,29 +359,32 @@ static int load_file(FILE *f, ty_tensor *out, const char *path, const ty_allocat
     else if (memchr(text, '\0', hlen))
         rc = ty_fail(e, TY_EFORMAT, "%s: bad header: it contains a NUL byte", path);
     else
-        rc = parse_dict(text, hlen, &h, path, e);
+        rc = parse_dict(text, hlen, h, path, e);
     a->fn(a->ud, text, (size_t)hlen + 1, 0);
-    if (rc) return rc;
-    if ((rc = parse_descr(&h, path, e))) return rc;
+    return rc ? rc : parse_descr(h, path, e);
+}
 
+static int load_file(FILE *f, ty_tensor *out, const char *path, const ty_allocator *a,
+                     ty_error *e)
+{
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) return ty_fail(e, TY_EFILE, "%s: %s", path, strerror(errno));
+    int64_t fsize = (int64_t)st.st_size, data_at = 0; /* a regular file: ty_npy_load checked */
+    npy_header h;
+    int rc = read_header(f, &h, fsize, &data_at, path, a, e);
+    if (rc) return rc;
     char srepr[200];
-    shape_repr(srepr, sizeof srepr, h.ndim, h.shape);
+    ty_shape_repr(srepr, sizeof srepr, h.ndim, h.shape);
     /* NumPy bounds the product of the sizes without the zeros, so (0, 10**11, 10**11) is too
-       large too; the bound is the tensor core's (2^50), whose strides could not hold more. */
-    int64_t n = 1, span = 1;
-    for (int i = 0; i < h.ndim; i++) {
-        int64_t d = h.shape[i] > 0 ? h.shape[i] : 1;
-        if (span > ((int64_t)1 << 50) / d)
-            return ty_fail(e, TY_EFORMAT, "%s: shape %s is too large", path, srepr);
-        span *= d;
-        n *= h.shape[i];
-    }
-    if (fsize >= 0 && n * h.size > fsize - data_at)
+       large too; the bound is the tensor core's, whose strides could not hold more */
+    if (ty_check_shape(h.ndim, h.shape, NULL))
+        return ty_fail(e, TY_EFORMAT, "%s: shape %s is too large", path, srepr);
+    int64_t n = ty_shape_numel(h.ndim, h.shape);
+    if (n * h.size > fsize - data_at)
         return ty_fail(e, TY_EFORMAT,
                        "%s: data too short: shape %s of '%s' needs %lld bytes, the file "
                        "has %lld (truncated, or a wrong shape in the header)", path, srepr,
                        h.descr, (long long)(n * h.size), (long long)(fsize - data_at));
-
     if (!h.fortran || h.ndim < 2) {
         if ((rc = ty_tensor_alloc(out, a, h.ndim, h.shape, e))) return rc;
         if ((rc = read_data(f, out->data, n, &h, path, e))) ty_tensor_free(out);
@@ -486,7 +476,7 @@ int ty_npy_save(const ty_tensor *t, const char *path, ty_error *e)
     /* Header as NumPy's _write_array_header + _wrap_header: keys sorted, repr of the shape,
        growth room for dimension 0, then spaces and '\n' up to a multiple of ARRAY_ALIGN. */
     char head[512], srepr[200];
-    shape_repr(srepr, sizeof srepr, t->ndim, t->shape);
+    ty_shape_repr(srepr, sizeof srepr, t->ndim, t->shape);
     int len = snprintf(head + 10, sizeof head - 10,
                        "{'descr': '<f8', 'fortran_order': False, 'shape': %s, }", srepr);
     if (t->ndim > 0) {

@@ -182,16 +182,21 @@ static int l_arange(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg create_functions[] = {
-    { "tensor", l_tensor },         { "zeros", l_zeros },         { "ones", l_ones },
-    { "full", l_full },             { "empty", l_empty },         { "eye", l_eye },
-    { "linspace", l_linspace },     { "arange", l_arange },       { "zeros_like", l_zeros_like },
-    { "ones_like", l_ones_like },   { NULL, NULL }
+static const lt_fn create_fns[] = {
+    { "tensor", l_tensor, LT_FUNCTION },
+    { "zeros", l_zeros, LT_FUNCTION },
+    { "ones", l_ones, LT_FUNCTION },
+    { "full", l_full, LT_FUNCTION },
+    { "empty", l_empty, LT_FUNCTION },
+    { "eye", l_eye, LT_FUNCTION },
+    { "linspace", l_linspace, LT_FUNCTION },
+    { "arange", l_arange, LT_FUNCTION },
+    { "zeros_like", l_zeros_like, LT_FUNCTION },
+    { "ones_like", l_ones_like, LT_FUNCTION },
+    { NULL, NULL, 0 }
 };
 
 void lt_register_create(lua_State *L, int mt, int methods, int module)
 {
-    (void)mt;
-    (void)methods;
-    lt_setfuncs_at(L, module, create_functions);
+    lt_register_fns(L, mt, methods, module, create_fns);
 }

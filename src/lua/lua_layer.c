@@ -112,6 +112,18 @@ void lt_layer_allocated(lua_State *L, const ty_tensor *t, int ndim, const int64_
                       "inputs or weights)", fname, what);
 }
 
+void lt_layer_push_like(lua_State *L, int n, const ty_tensor *const *like, ty_tensor **out)
+{
+    for (int i = 0; i < n; i++) out[i] = lt_push_new_up(L, like[i]->ndim, like[i]->shape);
+}
+
+void lt_layer_still_like(lua_State *L, int n, ty_tensor *const *out, const ty_tensor *const *like,
+                         const char *fname, const char *const *names)
+{
+    for (int i = 0; i < n; i++)
+        lt_layer_allocated(L, out[i], like[i]->ndim, like[i]->shape, fname, names[i]);
+}
+
 /* ---- fields ------------------------------------------------------------------------------- */
 
 /* The layer at index 1, checked against the descriptor at upvalue 3 of __index and

@@ -63,5 +63,11 @@ void lt_layer_set_grad(lua_State *L, int g, int value);
    a finalizer that assigns them) must still have the shape it needs. */
 void lt_layer_allocated(lua_State *L, const ty_tensor *t, int ndim, const int64_t *shape,
                         const char *fname, const char *what);
+/* Pushes n results shaped like the tensors in like[] (gradients of inputs and weights),
+   into out[]; then, after the inputs are read again, checks them against the shapes now,
+   naming results by names[]. */
+void lt_layer_push_like(lua_State *L, int n, const ty_tensor *const *like, ty_tensor **out);
+void lt_layer_still_like(lua_State *L, int n, ty_tensor *const *out, const ty_tensor *const *like,
+                         const char *fname, const char *const *names);
 
 #endif

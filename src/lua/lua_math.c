@@ -269,40 +269,54 @@ static int l_outer(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg math_methods[] = {
-    { "add_", m_add_ },         { "sub_", m_sub_ },         { "mul_", m_mul_ },
-    { "div_", m_div_ },         { "add", m_add },           { "sub", m_sub },
-    { "mul", m_mul },           { "div", m_div },           { "pow", m_pow },
-    { "eq", m_eq },             { "ne", m_ne },             { "lt", m_lt },
-    { "le", m_le },             { "gt", m_gt },             { "ge", m_ge },
-    { "tanh", m_tanh },         { "sigmoid", m_sigmoid },   { "exp", m_exp },
-    { "log", m_log },           { "sqrt", m_sqrt },         { "abs", m_abs },
-    { "clip", m_clip },         { "sum", m_sum },           { "mean", m_mean },
-    { "max", m_max },           { "min", m_min },           { "argmax", m_argmax },
-    { "argmin", m_argmin },     { "norm", m_norm },         { "dot", l_dot },
-    { "matmul", l_matmul },     { "equal", m_equal },       { "allclose", l_allclose },
-    { "outer", l_outer },       { NULL, NULL }
-};
-
-static const luaL_Reg math_metamethods[] = {
-    { "__add", m_add }, { "__sub", m_sub }, { "__mul", m_mul }, { "__div", m_div },
-    { "__unm", m_unm }, { "__pow", m_pow }, { NULL, NULL }
-};
-
-static const luaL_Reg math_functions[] = {
-    { "matmul", l_matmul },   { "dot", l_dot },         { "outer", l_outer },
-    { "maximum", l_maximum }, { "minimum", l_minimum }, { "where", l_where },
-    { "allclose", l_allclose }, { "tanh", m_tanh },     { "sigmoid", m_sigmoid },
-    { "exp", m_exp },         { "log", m_log },         { "sqrt", m_sqrt },
-    { "abs", m_abs },         { "pow", m_pow },         { "clip", m_clip },
-    { "sum", m_sum },         { "mean", m_mean },       { "max", m_max },
-    { "min", m_min },         { "argmax", m_argmax },   { "argmin", m_argmin },
-    { "norm", m_norm },       { "equal", m_equal },     { NULL, NULL }
+static const lt_fn math_fns[] = {
+    { "add_", m_add_, LT_METHOD },
+    { "sub_", m_sub_, LT_METHOD },
+    { "mul_", m_mul_, LT_METHOD },
+    { "div_", m_div_, LT_METHOD },
+    { "add", m_add, LT_METHOD },
+    { "sub", m_sub, LT_METHOD },
+    { "mul", m_mul, LT_METHOD },
+    { "div", m_div, LT_METHOD },
+    { "pow", m_pow, LT_METHOD | LT_FUNCTION },
+    { "eq", m_eq, LT_METHOD },
+    { "ne", m_ne, LT_METHOD },
+    { "lt", m_lt, LT_METHOD },
+    { "le", m_le, LT_METHOD },
+    { "gt", m_gt, LT_METHOD },
+    { "ge", m_ge, LT_METHOD },
+    { "tanh", m_tanh, LT_METHOD | LT_FUNCTION },
+    { "sigmoid", m_sigmoid, LT_METHOD | LT_FUNCTION },
+    { "exp", m_exp, LT_METHOD | LT_FUNCTION },
+    { "log", m_log, LT_METHOD | LT_FUNCTION },
+    { "sqrt", m_sqrt, LT_METHOD | LT_FUNCTION },
+    { "abs", m_abs, LT_METHOD | LT_FUNCTION },
+    { "clip", m_clip, LT_METHOD | LT_FUNCTION },
+    { "sum", m_sum, LT_METHOD | LT_FUNCTION },
+    { "mean", m_mean, LT_METHOD | LT_FUNCTION },
+    { "max", m_max, LT_METHOD | LT_FUNCTION },
+    { "min", m_min, LT_METHOD | LT_FUNCTION },
+    { "argmax", m_argmax, LT_METHOD | LT_FUNCTION },
+    { "argmin", m_argmin, LT_METHOD | LT_FUNCTION },
+    { "norm", m_norm, LT_METHOD | LT_FUNCTION },
+    { "dot", l_dot, LT_METHOD | LT_FUNCTION },
+    { "matmul", l_matmul, LT_METHOD | LT_FUNCTION },
+    { "equal", m_equal, LT_METHOD | LT_FUNCTION },
+    { "allclose", l_allclose, LT_METHOD | LT_FUNCTION },
+    { "outer", l_outer, LT_METHOD | LT_FUNCTION },
+    { "maximum", l_maximum, LT_FUNCTION },
+    { "minimum", l_minimum, LT_FUNCTION },
+    { "where", l_where, LT_FUNCTION },
+    { "__add", m_add, LT_META },
+    { "__sub", m_sub, LT_META },
+    { "__mul", m_mul, LT_META },
+    { "__div", m_div, LT_META },
+    { "__unm", m_unm, LT_META },
+    { "__pow", m_pow, LT_META },
+    { NULL, NULL, 0 }
 };
 
 void lt_register_math(lua_State *L, int mt, int methods, int module)
 {
-    lt_setfuncs_at(L, methods, math_methods);
-    lt_setfuncs_at(L, mt, math_metamethods);
-    lt_setfuncs_at(L, module, math_functions);
+    lt_register_fns(L, mt, methods, module, math_fns);
 }

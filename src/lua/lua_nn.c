@@ -120,19 +120,14 @@ static int rnn_backward_step(lua_State *L)
     step_back_use u;
     read_step_back(L, r, &u);
     int base = lua_gettop(L);
-    ty_tensor *dx = lt_push_new_up(L, 2, u.x->shape);
-    ty_tensor *dprev = lt_push_new_up(L, 2, u.prev_h->shape);
-    ty_tensor *dW_ih = lt_push_new_up(L, 2, u.W_ih->shape);
-    ty_tensor *dW_hh = lt_push_new_up(L, 2, u.W_hh->shape);
-    ty_tensor *db = lt_push_new_up(L, 1, u.b->shape);
+    static const char *const names[] = { "dx", "dprev_H", "dW_ih", "dW_hh", "db" };
+    ty_tensor *g[5];
+    lt_layer_push_like(L, 5, (const ty_tensor *const[]){ u.x, u.prev_h, u.W_ih, u.W_hh, u.b }, g);
     read_step_back(L, r, &u);
-    lt_layer_allocated(L, dx, 2, u.x->shape, "backward_step", "dx");
-    lt_layer_allocated(L, dprev, 2, u.prev_h->shape, "backward_step", "dprev_H");
-    lt_layer_allocated(L, dW_ih, 2, u.W_ih->shape, "backward_step", "dW_ih");
-    lt_layer_allocated(L, dW_hh, 2, u.W_hh->shape, "backward_step", "dW_hh");
-    lt_layer_allocated(L, db, 1, u.b->shape, "backward_step", "db");
+    lt_layer_still_like(L, 5, g, (const ty_tensor *const[]){ u.x, u.prev_h, u.W_ih, u.W_hh, u.b },
+                        "backward_step", names);
     ty_error e;
-    raise_if(L, ty_rnn_step_backward(dx, dprev, dW_ih, dW_hh, db, u.x, u.prev_h, u.next_h,
+    raise_if(L, ty_rnn_step_backward(g[0], g[1], g[2], g[3], g[4], u.x, u.prev_h, u.next_h,
                                      u.dnext_h, u.W_ih, u.W_hh, &r->ws, &r->base.alloc, &e), &e);
     lt_layer_set_grad(L, G_DPREV_H, base + 2);
     lt_layer_set_grad(L, G_DW_IH, base + 3);
@@ -217,19 +212,14 @@ static int rnn_backward(lua_State *L)
     lua_settop(L, 2);
     seq_back_use u;
     read_seq_back(L, r, &u);
-    ty_tensor *dx = lt_push_new_up(L, 3, u.x->shape);
-    ty_tensor *dh0 = lt_push_new_up(L, 2, u.h0->shape);
-    ty_tensor *dW_ih = lt_push_new_up(L, 2, u.W_ih->shape);
-    ty_tensor *dW_hh = lt_push_new_up(L, 2, u.W_hh->shape);
-    ty_tensor *db = lt_push_new_up(L, 1, u.b->shape);
+    static const char *const names[] = { "dx", "dh0", "dW_ih", "dW_hh", "db" };
+    ty_tensor *g[5];
+    lt_layer_push_like(L, 5, (const ty_tensor *const[]){ u.x, u.h0, u.W_ih, u.W_hh, u.b }, g);
     read_seq_back(L, r, &u);
-    lt_layer_allocated(L, dx, 3, u.x->shape, "backward", "dx");
-    lt_layer_allocated(L, dh0, 2, u.h0->shape, "backward", "dh0");
-    lt_layer_allocated(L, dW_ih, 2, u.W_ih->shape, "backward", "dW_ih");
-    lt_layer_allocated(L, dW_hh, 2, u.W_hh->shape, "backward", "dW_hh");
-    lt_layer_allocated(L, db, 1, u.b->shape, "backward", "db");
+    lt_layer_still_like(L, 5, g, (const ty_tensor *const[]){ u.x, u.h0, u.W_ih, u.W_hh, u.b },
+                        "backward", names);
     ty_error e;
-    raise_if(L, ty_rnn_backward(dx, dh0, dW_ih, dW_hh, db, u.dout, u.x, u.h0, u.h, u.W_ih,
+    raise_if(L, ty_rnn_backward(g[0], g[1], g[2], g[3], g[4], u.dout, u.x, u.h0, u.h, u.W_ih,
                                 u.W_hh, &r->ws, &r->base.alloc, &e), &e);
     lt_layer_set_grad(L, G_DX, 3);
     lt_layer_set_grad(L, G_DH0, 4);

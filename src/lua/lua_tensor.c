@@ -363,6 +363,24 @@ void lt_setfuncs_at(lua_State *L, int idx, const luaL_Reg *fns)
     lua_pop(L, 1);
 }
 
+void lt_register_fns(lua_State *L, int mt, int methods, int module, const lt_fn *fns)
+{
+    for (; fns->name; fns++) {
+        if (fns->where & LT_METHOD) {
+            lua_pushcfunction(L, fns->fn);
+            lua_setfield(L, methods, fns->name);
+        }
+        if (fns->where & LT_FUNCTION) {
+            lua_pushcfunction(L, fns->fn);
+            lua_setfield(L, module, fns->name);
+        }
+        if (fns->where & LT_META) {
+            lua_pushcfunction(L, fns->fn);
+            lua_setfield(L, mt, fns->name);
+        }
+    }
+}
+
 static const luaL_Reg lifetime_metamethods[] = {
     { "__gc", m_gc }, { "__close", m_gc }, { "__tostring", m_tostring }, { NULL, NULL }
 };

@@ -87,6 +87,16 @@ void lt_register_views(lua_State *L, int mt, int methods, int module);
 void lt_register_math(lua_State *L, int mt, int methods, int module);
 /* luaL_setfuncs into the table at idx. */
 void lt_setfuncs_at(lua_State *L, int idx, const luaL_Reg *fns);
+/* A function of the tensor files and where it goes: a method (t:name()), a function of the
+   module (tycho.name(t)), a metamethod; methods and functions may be both. */
+enum { LT_METHOD = 1, LT_FUNCTION = 2, LT_META = 4 };
+typedef struct lt_fn {
+    const char   *name;
+    lua_CFunction fn;
+    int           where;
+} lt_fn;
+/* Puts each function of the list (ending with a NULL name) where it goes. */
+void lt_register_fns(lua_State *L, int mt, int methods, int module, const lt_fn *fns);
 void lt_open_random(lua_State *L);   /* tycho.random, tycho.rand, tycho.randn */
 void lt_open_files(lua_State *L);    /* tycho.load, tycho.save, t:save: file access */
 /* Denies file access to scripts of this state: call before opening the module (the sandbox

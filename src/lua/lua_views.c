@@ -104,13 +104,22 @@ static int m_transpose(lua_State *L)
     return 1;
 }
 
+/* t (argument 1) restrided to the new shape of arguments 2..: in *v when t's layout
+   allows a view of it (NumPy's attempt_nocopy_reshape), returning 1; else 0. */
+static int new_shape_view(lua_State *L, const ty_tensor *t, ty_tensor *v, int *nd,
+                          int64_t *shape, const char *fname)
+{
+    *nd = lt_read_new_shape(L, 2, t, shape, fname);
+    *v = *t;
+    return ty_view_reshape(v, *nd, shape);
+}
+
 static int m_view(lua_State *L)
 {
-    ty_tensor *t = lt_check(L, 1);
+    ty_tensor *t = lt_check(L, 1), v;
     int64_t shape[TY_MAX_DIMS];
-    int nd = lt_read_new_shape(L, 2, t, shape, "view");
-    ty_tensor v = *t;
-    if (!ty_view_reshape(&v, nd, shape)) {
+    int nd;
+    if (!new_shape_view(L, t, &v, &nd, shape, "view")) {
         char b1[96], b2[96];
         return luaL_error(L, "view: a %s tensor with these strides cannot be viewed as %s without a copy (use reshape)",
                           LT_SHAPE(t, b1), ty_shape_str_n(nd, shape, b2, sizeof b2));
@@ -121,11 +130,10 @@ static int m_view(lua_State *L)
 
 static int m_reshape(lua_State *L)
 {
-    ty_tensor *t = lt_check(L, 1);
+    ty_tensor *t = lt_check(L, 1), v;
     int64_t shape[TY_MAX_DIMS];
-    int nd = lt_read_new_shape(L, 2, t, shape, "reshape");
-    ty_tensor v = *t;
-    if (ty_view_reshape(&v, nd, shape)) {
+    int nd;
+    if (new_shape_view(L, t, &v, &nd, shape, "reshape")) {
         lt_push_view(L, &v, 1);
     } else {
         ty_tensor *c = lt_push_new(L, nd, shape);
@@ -351,30 +359,35 @@ static int m_zero_(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg views_methods[] = {
-    { "shape", m_shape },       { "size", m_size },         { "dim", m_dim },
-    { "numel", m_numel },       { "is_contiguous", m_is_contiguous },
-    { "select", m_select },     { "narrow", m_narrow },     { "transpose", m_transpose },
-    { "view", m_view },         { "reshape", m_reshape },   { "contiguous", m_contiguous },
-    { "flatten", m_flatten },   { "get", m_get },           { "set", m_set },
-    { "item", m_item },         { "totable", m_totable },   { "clone", m_clone },
-    { "copy_", m_copy_ },       { "fill_", m_fill_ },       { "zero_", m_zero_ },
-    { NULL, NULL }
-};
-
-static const luaL_Reg views_metamethods[] = {
-    { "__newindex", m_newindex }, { "__len", m_len }, { NULL, NULL }
-};
-
-static const luaL_Reg views_functions[] = {
-    { "transpose", m_transpose }, { "reshape", m_reshape }, { "clone", m_clone }, { NULL, NULL }
+static const lt_fn views_fns[] = {
+    { "shape", m_shape, LT_METHOD },
+    { "size", m_size, LT_METHOD },
+    { "dim", m_dim, LT_METHOD },
+    { "numel", m_numel, LT_METHOD },
+    { "is_contiguous", m_is_contiguous, LT_METHOD },
+    { "select", m_select, LT_METHOD },
+    { "narrow", m_narrow, LT_METHOD },
+    { "transpose", m_transpose, LT_METHOD | LT_FUNCTION },
+    { "view", m_view, LT_METHOD },
+    { "reshape", m_reshape, LT_METHOD | LT_FUNCTION },
+    { "contiguous", m_contiguous, LT_METHOD },
+    { "flatten", m_flatten, LT_METHOD },
+    { "get", m_get, LT_METHOD },
+    { "set", m_set, LT_METHOD },
+    { "item", m_item, LT_METHOD },
+    { "totable", m_totable, LT_METHOD },
+    { "clone", m_clone, LT_METHOD | LT_FUNCTION },
+    { "copy_", m_copy_, LT_METHOD },
+    { "fill_", m_fill_, LT_METHOD },
+    { "zero_", m_zero_, LT_METHOD },
+    { "__newindex", m_newindex, LT_META },
+    { "__len", m_len, LT_META },
+    { NULL, NULL, 0 }
 };
 
 void lt_register_views(lua_State *L, int mt, int methods, int module)
 {
-    lt_setfuncs_at(L, methods, views_methods);
-    lt_setfuncs_at(L, mt, views_metamethods);
-    lt_setfuncs_at(L, module, views_functions);
+    lt_register_fns(L, mt, methods, module, views_fns);
     /* t.name: the methods first, without touching the tensor (every t:method() call) */
     lua_pushvalue(L, methods);
     lua_pushcclosure(L, m_index, 1);

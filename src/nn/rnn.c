@@ -652,6 +652,71 @@ static void store_rows(ty_tensor *dst, const double *src)
 #ifndef LANE_CHUNK_ROWS
 #define LANE_CHUNK_ROWS 256 /* on lanes the chunk's dA is packed too: half the rows */
 #endif
+/* The backward's chunks on one thread: what ty_rnn_backward sets up for them. */
+typedef struct chunks {
+    ty_tensor *dx, *dh0, *dW_ih, *dW_hh, *db;
+    const ty_tensor *dout, *x, *h0, *h;
+    ty_tensor W_hhT, W_ihT;      /* views, or W_hh^T copied row-major */
+    const double *WT;            /* W_hh^T packed, or NULL */
+    double *dAc, *Xc, *Pc, *dXc; /* the chunk's dA, x rows, h_{t-1} rows and dx rows */
+    ty_tensor *dh, *dh2;         /* dh of this step and of the one before it */
+    int64_t N, D, H;
+    const ty_allocator *a;
+} chunks;
+
+/* Steps t1-1 down to t0 of a chunk: each step's dA_t (into the chunk's dA) and the dh of the
+   step before it, gathering the chunk's x and h_{t-1} rows for its products. */
+static int chunk_steps(chunks *k, int64_t t0, int64_t t1, ty_error *e)
+{
+    int64_t N = k->N, D = k->D, H = k->H;
+    for (int64_t t = t1 - 1; t >= t0; t--) {
+        int64_t c = t - t0;
+        ty_tensor dAt = matrix(k->dAc + c * N * H, N, H, H, 1);
+        ty_tensor ht = step_of(k->h, t), dot = step_of(k->dout, t), xt = step_of(k->x, t);
+        tanh_grad(&dAt, k->dh, &dot, &ht);
+        /* the last step back writes the gradient of h0 directly */
+        ty_tensor *dprev = t == 0 ? k->dh0 : k->dh2;
+        int rc;
+        if (k->WT && ty_packed_fits(dprev, &dAt))
+            ty_packed_gemm(dprev, &dAt, k->WT, 0);
+        else if ((rc = ty_gemm(dprev, &dAt, &k->W_hhT, 0.0, k->a, e)))
+            return rc;
+        ty_tensor *swap = k->dh;
+        k->dh = k->dh2;
+        k->dh2 = swap;
+        copy_rows(k->Xc + c * N * D, &xt);
+        if (t == 0) {
+            copy_rows(k->Pc, k->h0);
+        } else {
+            ty_tensor prev = step_of(k->h, t - 1);
+            copy_rows(k->Pc + c * N * H, &prev);
+        }
+    }
+    return TY_OK;
+}
+
+/* A chunk's whole-chunk products: dW_ih, dW_hh and db (overwritten by the first chunk back,
+   accumulated after), and its rows of dx, scattered back to N x T x D. */
+static int chunk_products(chunks *k, int64_t t0, int64_t t1, int first, ty_error *e)
+{
+    int64_t N = k->N, D = k->D, H = k->H, rows = (t1 - t0) * N;
+    ty_tensor dA = matrix(k->dAc, rows, H, H, 1);
+    ty_tensor XT = matrix(k->Xc, D, rows, 1, D), PT = matrix(k->Pc, H, rows, 1, H);
+    double beta = first ? 0.0 : 1.0;
+    int rc;
+    if ((rc = ty_gemm(k->dW_ih, &XT, &dA, beta, k->a, e))) return rc;
+    if ((rc = ty_gemm(k->dW_hh, &PT, &dA, beta, k->a, e))) return rc;
+    if (first) ty_fill(k->db, 0.0);
+    column_sums_add(k->db, &dA);
+    ty_tensor dX = matrix(k->dXc, rows, D, D, 1);
+    if ((rc = ty_gemm(&dX, &dA, &k->W_ihT, 0.0, k->a, e))) return rc;
+    for (int64_t t = t0; t < t1; t++) {
+        ty_tensor dxt = step_of(k->dx, t);
+        store_rows(&dxt, k->dXc + (t - t0) * N * D);
+    }
+    return TY_OK;
+}
+
 int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *dW_hh,
                     ty_tensor *db, const ty_tensor *dout, const ty_tensor *x,
                     const ty_tensor *h0, const ty_tensor *h, const ty_tensor *W_ih,
@@ -673,7 +738,6 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
     }
     int64_t C = (CHUNK_ROWS + N - 1) / N; /* steps per chunk */
     if (C > T) C = T;
-    if (C < 1) C = 1;
     int64_t R = C * N;
     /* The recurrence's dA_t W_hh^T runs on W_hh^T packed once (where that beats a BLAS call
        per step) or else on a row-major copy of it, which OpenBLAS multiplies about a tenth
@@ -681,72 +745,37 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
     int lanes = step_lanes(N, T, H);
     /* the lanes write dh0, dW_ih and dW_hh as packed products do: unit column strides */
     if (lanes > 1 && ty_packed_fits(dh0, dW_ih) && ty_packed_fits(dW_hh, dW_hh)) {
-        int64_t LC = (LANE_CHUNK_ROWS + N - 1) / N; /* N > 0 on a long sequence */
+        int64_t LC = (LANE_CHUNK_ROWS + N - 1) / N;
         return backward_on_lanes(lanes, dx, dh0, dW_ih, dW_hh, db, dout, x, h0, h, W_ih, W_hh,
                                  LC < T ? LC : T, ws, a, e);
     }
-    int packed = lanes > 0;
-    int copy_WT = !packed && long_sequence(N, T, H);
+    int packed = lanes > 0, copy_WT = !packed && long_sequence(N, T, H);
     int64_t WT_size = packed ? ty_packed_size(H, H) : copy_WT ? H * H : 0;
     if ((rc = ty_workspace_reserve(ws, WT_size + R * (2 * H + 2 * D) + 2 * N * H, a, e)))
         return rc;
+    chunks k = { dx, dh0, dW_ih, dW_hh, db, dout, x, h0, h, transposed(W_hh), transposed(W_ih),
+                 NULL, NULL, NULL, NULL, NULL, NULL, NULL, N, D, H, a };
     double *WT = ws->data; /* first, so the packed panels start on a cache line */
-    double *dAc = WT + WT_size, *Xc = dAc + R * H, *Pc = Xc + R * D, *dXc = Pc + R * H + 2 * N * H;
-    ty_tensor dh_a = matrix(Pc + R * H, N, H, H, 1), dh_b = matrix(Pc + R * H + N * H, N, H, H, 1);
-    ty_tensor *dh = &dh_a, *dh2 = &dh_b; /* dh of this step, and of the one before it */
-    ty_fill(dh, 0.0);
-    if (T == 0) { /* no chunk below writes them */
-        ty_fill(dW_ih, 0.0);
-        ty_fill(dW_hh, 0.0);
-        ty_fill(db, 0.0);
-        ty_fill(dh0, 0.0);
-    }
-    ty_tensor W_hhT = transposed(W_hh), W_ihT = transposed(W_ih);
+    k.dAc = WT + WT_size;
+    k.Xc = k.dAc + R * H;
+    k.Pc = k.Xc + R * D;
+    k.dXc = k.Pc + R * H + 2 * N * H;
+    ty_tensor dh_a = matrix(k.Pc + R * H, N, H, H, 1), dh_b = matrix(k.Pc + R * H + N * H, N, H, H, 1);
+    k.dh = &dh_a;
+    k.dh2 = &dh_b;
+    ty_fill(k.dh, 0.0);
     if (packed) {
-        ty_pack(WT, &W_hhT);
+        ty_pack(WT, &k.W_hhT);
+        k.WT = WT;
     } else if (copy_WT) {
         ty_tensor copy = matrix(WT, H, H, H, 1);
-        ty_assign(&copy, &W_hhT);
-        W_hhT = copy;
+        ty_assign(&copy, &k.W_hhT);
+        k.W_hhT = copy;
     }
     for (int64_t t1 = T; t1 > 0;) {
         int64_t t0 = t1 > C ? t1 - C : 0;
-        for (int64_t t = t1 - 1; t >= t0; t--) {
-            int64_t c = t - t0;
-            ty_tensor dAt = matrix(dAc + c * N * H, N, H, H, 1);
-            ty_tensor ht = step_of(h, t), dot = step_of(dout, t), xt = step_of(x, t);
-            tanh_grad(&dAt, dh, &dot, &ht);
-            /* the last step back writes the gradient of h0 directly */
-            ty_tensor *dprev = t == 0 ? dh0 : dh2;
-            if (packed && ty_packed_fits(dprev, &dAt))
-                ty_packed_gemm(dprev, &dAt, WT, 0);
-            else if ((rc = ty_gemm(dprev, &dAt, &W_hhT, 0.0, a, e)))
-                return rc;
-            ty_tensor *swap = dh;
-            dh = dh2;
-            dh2 = swap;
-            copy_rows(Xc + c * N * D, &xt);
-            if (t == 0) {
-                copy_rows(Pc, h0);
-            } else {
-                ty_tensor prev = step_of(h, t - 1);
-                copy_rows(Pc + c * N * H, &prev);
-            }
-        }
-        int64_t rows = (t1 - t0) * N;
-        ty_tensor dA = matrix(dAc, rows, H, H, 1);
-        ty_tensor XT = matrix(Xc, D, rows, 1, D), PT = matrix(Pc, H, rows, 1, H);
-        double beta = t1 == T ? 0.0 : 1.0; /* the first chunk back overwrites */
-        if ((rc = ty_gemm(dW_ih, &XT, &dA, beta, a, e))) return rc;
-        if ((rc = ty_gemm(dW_hh, &PT, &dA, beta, a, e))) return rc;
-        if (beta == 0.0) ty_fill(db, 0.0);
-        column_sums_add(db, &dA);
-        ty_tensor dX = matrix(dXc, rows, D, D, 1);
-        if ((rc = ty_gemm(&dX, &dA, &W_ihT, 0.0, a, e))) return rc;
-        for (int64_t t = t0; t < t1; t++) { /* scatter the chunk's dx back to N x T x D */
-            ty_tensor dxt = step_of(dx, t);
-            store_rows(&dxt, dXc + (t - t0) * N * D);
-        }
+        if ((rc = chunk_steps(&k, t0, t1, e))) return rc;
+        if ((rc = chunk_products(&k, t0, t1, t1 == T, e))) return rc;
         t1 = t0;
     }
     return TY_OK;
