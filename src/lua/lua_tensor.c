@@ -8,6 +8,10 @@
 
 #include "core/format.h"
 
+/* The type's name (getmetatable(t), messages). Not a way to check tensors: the small and
+   the big kind have metatables of their own, and lt_check/lt_test are the one way. */
+#define LT_TENSOR "tycho.Tensor"
+
 /* Metatables are found by a pointer key in the registry: a light-userdata lookup costs far
    less than luaL_testudata's string key, and tensor checks run on every call.
    Tensors come in two kinds with the same methods. Big ones hold a reference to refcounted

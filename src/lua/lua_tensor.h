@@ -7,8 +7,6 @@
 #include <lauxlib.h>
 #include "core/tensor.h"
 
-#define LT_TENSOR "tycho.Tensor"
-
 /* Typed userdata by registry pointer key: the userdata at i if its metatable is the one
    registered under key, else NULL; set the top value's metatable; create a named
    metatable also reachable by key (returns 0 if it existed). */
