@@ -29,6 +29,7 @@ build = {
    },
    install_target = "rock-install",
    install_variables = {
+      CFLAGS = "$(CFLAGS)", -- names the build folder the module was built in
       LUADIR = "$(LUADIR)",
       LIBDIR = "$(LIBDIR)",
    },
