@@ -22,20 +22,23 @@ function support.tmpfile(contents)
   return path
 end
 
---- Runs a command (a list of words, quoted here) with stdin from /dev/null, killed after
---- `seconds` (default 120); returns stdout, stderr, exit code and the seconds it took. An exit
---- code of 124 means it ran out of time, 128 + n that signal n ended it.
-function support.run(words, seconds)
+--- Runs a command (a list of words, quoted here) with stdin from the text `input` (default
+--- none: /dev/null), killed after `seconds` (default 120); returns stdout, stderr, exit code
+--- and the seconds it took. An exit code of 124 means it ran out of time, 128 + n that
+--- signal n ended it.
+function support.run(words, seconds, input)
   local parts = { "timeout", "-k", "5", tostring(seconds or 120) }
   for _, w in ipairs(words) do parts[#parts + 1] = support.q(w) end
   local errpath = os.tmpname()
+  local inpath = input and support.tmpfile(input) or "/dev/null"
   local clock = require("tycho").clock
   local t0 = clock()
-  local p = assert(io.popen(table.concat(parts, " ") .. " </dev/null 2>" .. errpath, "r"))
+  local p = assert(io.popen(table.concat(parts, " ") .. " <" .. inpath .. " 2>" .. errpath, "r"))
   local out = p:read("a")
   local _, _, code = p:close()
   local err = support.slurp(errpath)
   os.remove(errpath)
+  if input then os.remove(inpath) end
   return out, err, code, clock() - t0
 end
 

@@ -282,6 +282,22 @@ static void test_scripts_cannot_stop_the_release(void)
     CHECK(released == 2);
 }
 
+/* A finalizer that runs at tycho_close (Lua marks nothing new for finalization then) may
+   not make a view of a wrapped buffer: it would hold the storage for good, and release
+   would never be called. */
+static void test_finalizers_at_close_release_wrapped_data(void)
+{
+    tycho *T = tycho_open(NULL);
+    double w[4] = { 1, 2, 3, 4 };
+    int64_t shape[1] = { 4 };
+    int released = 0;
+    CHECK_RC(T, tycho_wrap_tensor(T, "W", w, 1, shape, count_release, &released), TYCHO_OK);
+    CHECK_RC(T, tycho_run_string(T, "keep = setmetatable({}, {__gc = function() V = W:view(2, 2) "
+                                    "L = tycho.nn.RNNLayer(2, 3) end})", NULL), TYCHO_OK);
+    tycho_close(T);
+    CHECK(released == 1);
+}
+
 /* A wrap that fails for want of memory leaves the global as it was (an existing value, or
    none) and never calls release. */
 static void test_failed_wrap_leaves_the_global_as_it_was(void)
@@ -564,6 +580,7 @@ int main(void)
     run_test("wrap_is_zero_copy_and_released_once", test_wrap_is_zero_copy_and_released_once);
     run_test("scripts_cannot_stop_the_release", test_scripts_cannot_stop_the_release);
     run_test("failed_wrap_leaves_the_global_as_it_was", test_failed_wrap_leaves_the_global_as_it_was);
+    run_test("finalizers_at_close_release_wrapped_data", test_finalizers_at_close_release_wrapped_data);
     run_test("memory_limit_at_top_level_then_the_engine_works",
              test_memory_limit_at_top_level_then_the_engine_works);
     run_test("memory_errors_inside_tensor_calls", test_memory_errors_inside_tensor_calls);

@@ -58,6 +58,7 @@ struct tycho {
     int           limit_hit;    /* the instruction limit was exceeded in this run */
     int           co_nesting;   /* coroutine calls in progress (coroutine_enter) */
     char          limit_msg[160]; /* the limit's error as first raised in this run */
+    int           traced;       /* the message handler has made this run's traceback */
     uintptr_t     co_stack_base; /* the C stack where the outermost of them started */
     int           depth;        /* runs in progress: a host callback may run a nested chunk */
     const char   *err;          /* "", errbuf, or a message anchored in the registry */
@@ -69,6 +70,12 @@ struct tycho {
 /* Registry slot that keeps the last script error alive while tycho_error points into it.
    It exists from tycho_open on, so storing a message later allocates nothing. */
 static const char ERROR_SLOT = 0;
+/* Registry slots: the run's traceback (msghandler); the messages Lua 5.4.4's lua_resume
+   makes on the coroutine it cannot resume, which has no error handler of its own: a memory
+   error there is thrown on the main thread, past the resumer's frames, so they must already
+   exist (an interned string is found, never allocated); a weak set of the coroutines the
+   instruction limit ended (their hooks stay off). */
+static const char TRACED_SLOT = 0, RESUME_MESSAGES = 0, LIMIT_VICTIMS = 0;
 
 /* Lua calls a finalizer with its collector stopped (lua_gc answers -1 then) and skips for
    good one it has no memory to call: a tensor's data would leak. So while a finalizer is
@@ -153,6 +160,24 @@ static void pool_drain(tycho *T)
     T->pool_held = 0;
 }
 
+static void count_hook(lua_State *L, lua_Debug *ar);
+
+/* Before it reports a refused allocation, Lua collects the whole heap (an emergency
+   collection) and tries again: a loop of refused allocations is a loop of full collections,
+   each one VM instruction. Under the instruction limit each refusal is charged what that
+   collection costs, one instruction per 16 bytes held (measured: a 60 MB heap of small
+   tables takes 13.6 ms), and once that uses up the budget the main thread stops at its next
+   instruction (lua_sethook may be called at any time, as from a signal handler). */
+static void refused(tycho *T)
+{
+    T->refused++;
+    uint64_t limit = T->cfg.instruction_limit;
+    if (!limit || !T->depth || !T->L || in_finalizer(T)) return;
+    uint64_t cost = T->mem_used / 16 + 1;
+    T->executed = T->executed < limit && cost < limit - T->executed ? T->executed + cost : limit;
+    if (T->executed >= limit) lua_sethook(T->L, count_hook, LUA_MASKCOUNT, 1);
+}
+
 /* The lua_Alloc of every engine: Lua objects and tensor storage (lt_allocator hands this
    allocator to the core) share one budget, cfg.memory_limit. Only growth can fail: Lua
    assumes that freeing and shrinking never do. */
@@ -178,14 +203,14 @@ static void *engine_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
             T->fail_in--;
         }
         if (refuse) {
-            T->refused++;
+            refused(T);
             return NULL;
         }
     }
     void *p = pool_realloc(T, ptr, osize, nsize);
     if (!p) {
         if (nsize > osize) {
-            T->refused++;
+            refused(T);
             return NULL;
         }
         p = ptr;   /* a shrink that realloc refused: the old block is big enough */
@@ -266,8 +291,17 @@ static int msghandler(lua_State *L)
        the limit's message, as first raised, with its position */
     tycho *T = engine_of(L);
     if (T->limit_hit && T->limit_msg[0]) {
+        /* each pending __close raises the limit again as the run unwinds: the traceback is
+           made once (a script can make it costly: it walks package.loaded) and kept */
+        if (T->traced) {
+            lua_rawgetp(L, LUA_REGISTRYINDEX, &TRACED_SLOT);
+            return 1;
+        }
         lua_pushstring(L, T->limit_msg);
         lua_replace(L, 1);
+    } else if (T->traced) {
+        lua_settop(L, 1); /* a later error of the same unwinding: its message alone */
+        return 1;
     }
     if (!lua_isstring(L, 1)) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
@@ -278,6 +312,9 @@ static int msghandler(lua_State *L)
     lua_pushcfunction(L, p_traceback);
     lua_pushvalue(L, 1);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) lua_settop(L, 1);
+    T->traced = 1;
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &TRACED_SLOT);
     return 1;
 }
 
@@ -325,7 +362,7 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     int every = lua_gethookcount(L), chunk = L == T->L ? HOOK_CHUNK : CO_HOOK_CHUNK;
     if (!T->depth || !limit) return;   /* outside tycho_run_*: not counted */
     if (!T->limit_hit) {
-        if ((uint64_t)every <= limit - T->executed) {
+        if (T->executed <= limit && (uint64_t)every <= limit - T->executed) {
             T->executed += (uint64_t)every;
             if (every != chunk) lua_sethook(L, count_hook, LUA_MASKCOUNT, chunk);
             return;
@@ -374,24 +411,31 @@ static int handler_guard(lua_State *L)
     return 1;
 }
 
-static int xpcall_done(lua_State *L, int status, lua_KContext ctx)
+/* xpcall as lbaselib's (a protected call with a continuation, so that the function may
+   yield), with the handler behind handler_guard; calling lua_pcallk here, not the original
+   xpcall, keeps one C level per xpcall, as Lua counts them. */
+static int xpcall_done(lua_State *L, int status, lua_KContext extra)
 {
-    (void)status;
-    (void)ctx;
-    return lua_gettop(L);
+    if (status != LUA_OK && status != LUA_YIELD) {
+        lua_pushboolean(L, 0);
+        lua_pushvalue(L, -2);
+        return 2;
+    }
+    return lua_gettop(L) - (int)extra;
 }
 
 static int guarded_xpcall(lua_State *L)
 {
+    int n = lua_gettop(L);
     luaL_checktype(L, 2, LUA_TFUNCTION);
     lua_pushvalue(L, 2);
     lua_pushcclosure(L, handler_guard, 1);
     lua_replace(L, 2);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    /* with a continuation, so that the protected function may still yield */
-    lua_callk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, xpcall_done);
-    return lua_gettop(L);
+    lua_pushboolean(L, 1);
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 3, 2); /* true and the function below the function's arguments */
+    int status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, xpcall_done);
+    return xpcall_done(L, status, 2);
 }
 
 /* ---- coroutines -------------------------------------------------------------------------- */
@@ -432,28 +476,34 @@ static int resume(lua_State *L, lua_State *co, int narg, const char *fname)
 {
     tycho *T = engine_of(L);
     coroutine_enter(L, T, fname);
-    int nres, r;
+    int nres = 0, status = LUA_ERRRUN;
+    const char *why = NULL; /* an error of this function's own */
     if (!lua_checkstack(co, narg)) {
-        lua_pushliteral(L, "too many arguments to resume");
-        r = -1;
+        why = "too many arguments to resume";
     } else {
         lua_xmove(L, co, narg);
-        int status = lua_resume(co, L, narg, &nres);
-        if (status == LUA_OK || status == LUA_YIELD) {
-            if (!lua_checkstack(L, nres + 1)) {
-                lua_pop(co, nres);
-                lua_pushliteral(L, "too many results to resume");
-                r = -1;
-            } else {
-                lua_xmove(co, L, nres);
-                r = nres;
-            }
-        } else {
-            lua_xmove(co, L, 1);
-            r = -1;
-        }
+        status = lua_resume(co, L, narg, &nres);
     }
+    /* nothing above raises past this point (Lua's messages for a coroutine it cannot resume
+       exist already, RESUME_MESSAGES), so the count stays right */
     T->co_nesting--;
+    int r = -1;
+    if (why) {
+        lua_pushstring(L, why);
+    } else if (status == LUA_OK || status == LUA_YIELD) {
+        if (!lua_checkstack(L, nres + 1)) {
+            lua_pop(co, nres);
+            lua_pushliteral(L, "too many results to resume");
+        } else {
+            lua_xmove(co, L, nres);
+            r = nres;
+        }
+    } else {
+        lua_xmove(co, L, 1);
+        /* ended by the limit, whose error left its hooks off for good: marked (in the slot
+           the error left) so that close never runs its __close methods uncounted */
+        if (T->limit_hit) lua_pushlightuserdata(co, (void *)&LIMIT_VICTIMS);
+    }
     if (T->limit_hit) raise_limit(L, T, 1);
     return r;
 }
@@ -552,6 +602,10 @@ static int guarded_close(lua_State *L)
     if (co == L) running = "running";
     else if (lua_status(co) == LUA_OK && lua_getstack(co, 0, &ar)) running = "normal";
     if (running) return luaL_error(L, "cannot close a %s coroutine", running);
+    if (lua_status(co) != LUA_OK && lua_status(co) != LUA_YIELD && lua_gettop(co) > 0 &&
+        lua_touserdata(co, -1) == &LIMIT_VICTIMS)
+        return luaL_error(L, "coroutine.close: the coroutine was ended by the instruction limit "
+                             "(its __close methods would run uncounted)");
     tycho *T = engine_of(L);
     coroutine_enter(L, T, "coroutine.close");
     int status = close_thread(co, L);
@@ -587,6 +641,8 @@ static void run_begin(tycho *T)
     T->executed = 0;
     T->limit_hit = 0;
     T->limit_msg[0] = '\0';
+    T->traced = 0;
+    T->co_nesting = 0; /* whatever a host's own calls between runs left */
     T->refused = 0;
     T->fail_in = 0;
     T->fail_reached = 0;
@@ -719,46 +775,61 @@ static int sandbox_require(lua_State *L)
     return lua_gettop(L);
 }
 
-/* A load reader between the script's reader (upvalue 1) and load: it notes in upvalue 2
-   (an int: 0 nothing read yet, 1 source, 2 bytecode) what the chunk starts with, as Lua
-   decides it, and ends a chunk of bytecode there. */
-static int sniffing_reader(lua_State *L)
+/* load in the sandbox: lbaselib's load, in text mode only (bytecode is not checked by Lua
+   and can crash it), deciding bytecode by the first byte, as Lua does: of the string, or
+   of the first piece a reader gives (where the reading stops). */
+#define RESERVED_SLOT 5 /* above load's four arguments: the reader's last piece, kept alive */
+
+static const char *sandbox_reader(lua_State *L, void *ud, size_t *size)
 {
-    int *kind = lua_touserdata(L, lua_upvalueindex(2));
-    lua_settop(L, 0);
-    lua_pushvalue(L, lua_upvalueindex(1));
+    int *kind = ud; /* 0: nothing read yet, 1: source, 2: bytecode */
+    luaL_checkstack(L, 2, "too many nested functions");
+    lua_pushvalue(L, 1);
     lua_call(L, 0, 1);
-    size_t n;
-    const char *piece = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &n) : NULL;
-    if (*kind == 0 && piece && n > 0) *kind = piece[0] == LUA_SIGNATURE[0] ? 2 : 1;
-    if (*kind == 2) lua_pushnil(L);
-    return 1;
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        *size = 0;
+        return NULL;
+    }
+    if (!lua_isstring(L, -1)) luaL_error(L, "reader function must return a string");
+    lua_replace(L, RESERVED_SLOT);
+    const char *piece = lua_tolstring(L, RESERVED_SLOT, size);
+    if (*kind == 0 && *size > 0) *kind = piece[0] == LUA_SIGNATURE[0] ? 2 : 1;
+    if (*kind == 2) {
+        *size = 0;
+        return NULL;
+    }
+    return piece;
 }
 
-/* load in text mode only: bytecode is not checked by Lua and can crash it. */
 static int sandbox_load(lua_State *L)
 {
     static const char binary[] = "load: binary chunks are disabled in the sandbox";
-    if (!lua_isstring(L, 1)) luaL_checktype(L, 1, LUA_TFUNCTION); /* lbaselib's check, named */
-    int n = lua_gettop(L);
-    if (lua_type(L, 1) == LUA_TSTRING && lua_tostring(L, 1)[0] == LUA_SIGNATURE[0])
-        return luaL_error(L, "%s", binary);
-    int *kind = NULL;
-    if (lua_type(L, 1) == LUA_TFUNCTION) {
-        lua_pushvalue(L, 1);
-        kind = lua_newuserdatauv(L, sizeof *kind, 0);
-        *kind = 0;
-        lua_pushcclosure(L, sniffing_reader, 2);
-        lua_replace(L, 1);
+    size_t len;
+    const char *code = lua_tolstring(L, 1, &len);
+    const char *asked = luaL_optstring(L, 3, "bt");
+    const char *mode = strchr(asked, 't') ? "t" : ""; /* "" refuses text as "b" would */
+    int env = !lua_isnone(L, 4) ? 4 : 0, status, kind = 0;
+    if (code) {
+        if (code[0] == LUA_SIGNATURE[0]) return luaL_error(L, "%s", binary);
+        status = luaL_loadbufferx(L, code, len, luaL_optstring(L, 2, code), mode);
+    } else {
+        const char *chunkname = luaL_optstring(L, 2, "=(load)");
+        luaL_checktype(L, 1, LUA_TFUNCTION);
+        lua_settop(L, RESERVED_SLOT);
+        status = lua_load(L, sandbox_reader, &kind, chunkname, mode);
+        if (kind == 2) return luaL_error(L, "%s", binary);
     }
-    if (n < 3) lua_settop(L, n = 3);
-    lua_pushliteral(L, "t");
-    lua_replace(L, 3);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, n, LUA_MULTRET);
-    if (kind && *kind == 2) return luaL_error(L, "%s", binary);
-    return lua_gettop(L);
+    if (status != LUA_OK) { /* fail, message */
+        luaL_pushfail(L);
+        lua_insert(L, -2);
+        return 2;
+    }
+    if (env) {
+        lua_pushvalue(L, env);
+        if (!lua_setupvalue(L, -2, 1)) lua_pop(L, 1);
+    }
+    return 1;
 }
 
 /* Wraps global `name` (or field of the table at index t) in closure f over the original. */
@@ -781,7 +852,8 @@ static void open_sandbox(lua_State *L)
     int G = lua_gettop(L);
     set_disabled(L, G, "dofile", "dofile");
     set_disabled(L, G, "loadfile", "loadfile");
-    wrap_field(L, G, "load", sandbox_load);
+    lua_pushcfunction(L, sandbox_load);
+    lua_setfield(L, G, "load");
     wrap_field(L, G, "require", sandbox_require);
 
     lua_getfield(L, G, "string");
@@ -821,11 +893,22 @@ static int p_open(lua_State *L)
     open_engine_table(L, T);
     lua_pushliteral(L, "");
     lua_rawsetp(L, LUA_REGISTRYINDEX, &ERROR_SLOT);
+    static const char *const resume_messages[] = {
+        "cannot resume dead coroutine", "cannot resume non-suspended coroutine",
+        "C stack overflow", "error in error handling", NULL,
+    };
+    lua_newtable(L);
+    for (int i = 0; resume_messages[i]; i++) {
+        lua_pushstring(L, resume_messages[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &RESUME_MESSAGES);
     open_coroutine_guards(L);
     if (T->cfg.instruction_limit) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
         wrap_field(L, lua_gettop(L), "setmetatable", guarded_setmetatable);
-        wrap_field(L, lua_gettop(L), "xpcall", guarded_xpcall);
+        lua_pushcfunction(L, guarded_xpcall);
+        lua_setfield(L, -2, "xpcall");
         lua_pop(L, 1);
     }
     if (T->cfg.sandbox) open_sandbox(L);
@@ -861,6 +944,7 @@ tycho *tycho_open(const tycho_config *cfg)
 void tycho_close(tycho *T)
 {
     if (!T) return;
+    lt_closing(T->L); /* finalizers that run from here on make no tensor or layer */
     lua_close(T->L);
     pool_drain(T);
     free(T);
@@ -937,9 +1021,18 @@ static int run(tycho *T, run_args *a)
     a->T = T;
     a->status = LUA_OK;
     run_begin(T);
-    lua_pushcfunction(L, p_run);
-    lua_pushlightuserdata(L, a);
-    int status = lua_pcall(L, 1, 0, 0);
+    int status;
+    if (a->code && !(T->cfg.sandbox && chunk_is_bytecode(a))) {
+        /* source loads protected by itself: the chunk then runs right above the host, as
+           lua.c runs it, with no C frame of the engine's in its tracebacks */
+        lua_pushcfunction(L, msghandler);
+        status = a->status = load_chunk(L, a);
+        if (status == LUA_OK) status = a->status = lua_pcall(L, 0, 0, top + 1);
+    } else {
+        lua_pushcfunction(L, p_run);
+        lua_pushlightuserdata(L, a);
+        status = lua_pcall(L, 1, 0, 0);
+    }
     run_end(T);
     int rc = TYCHO_OK;
     if (status != LUA_OK) {

@@ -301,6 +301,27 @@ static void print_bad_option(const char *opt, const bad_arg *bad)
     print_usage(stderr);
 }
 
+/* The command reads and sets globals raw: a script may give _G a metatable, and its
+   metamethods would run outside any counted run (the instruction limit counts runs only). */
+static int get_global(lua_State *L, const char *name)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_pushstring(L, name);
+    int t = lua_rawget(L, -2);
+    lua_remove(L, -2);
+    return t;
+}
+
+/* Sets global name to the value on top (popped). */
+static void set_global(lua_State *L, const char *name)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    lua_pushstring(L, name);
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    lua_pop(L, 2);
+}
+
 /* arg[0] is the script, arg[1..] its arguments, negative indices the program and options;
    without a script the program is at 0. */
 static void createargtable(lua_State *L, char **argv, int argc, int script)
@@ -311,7 +332,7 @@ static void createargtable(lua_State *L, char **argv, int argc, int script)
         lua_pushstring(L, argv[i]);
         lua_rawseti(L, -2, i - script);
     }
-    lua_setglobal(L, "arg");
+    set_global(L, "arg");
 }
 
 /* ---- running code ---------------------------------------------------------------------- */
@@ -332,13 +353,13 @@ static int dolibrary(tycho *T, const char *spec)
     const char *eq = strchr(spec, '=');
     const char *mod = eq ? eq + 1 : spec;
     size_t globlen = eq ? (size_t)(eq - spec) : strcspn(spec, "-");
-    lua_getglobal(L, "require");
+    get_global(L, "require");
     lua_pushstring(L, mod);
     int rc = docall(T, 1, 1);
     if (rc == TYCHO_OK) {
         lua_pushlstring(L, spec, globlen);
         lua_insert(L, -2);
-        lua_setglobal(L, lua_tostring(L, -2));
+        set_global(L, lua_tostring(L, -2));
         lua_pop(L, 1);
     }
     return report(T, rc);
@@ -346,7 +367,7 @@ static int dolibrary(tycho *T, const char *spec)
 
 static int pushargs(lua_State *L)
 {
-    if (lua_getglobal(L, "arg") != LUA_TTABLE) luaL_error(L, "'arg' is not a table");
+    if (get_global(L, "arg") != LUA_TTABLE) luaL_error(L, "'arg' is not a table");
     int n = (int)luaL_len(L, -1);
     luaL_checkstack(L, n + 3, "too many arguments to script");
     int i;
@@ -407,7 +428,7 @@ static int handle_luainit(tycho *T)
 
 static const char *get_prompt(lua_State *L, int firstline)
 {
-    lua_getglobal(L, firstline ? "_PROMPT" : "_PROMPT2");
+    get_global(L, firstline ? "_PROMPT" : "_PROMPT2");
     const char *p = lua_tostring(L, -1);
     return p ? p : firstline ? PROMPT : PROMPT2;
 }
@@ -535,16 +556,17 @@ static int loadline(lua_State *L)
     return status;
 }
 
-static void l_print(lua_State *L)
+/* Prints a line's values as lua.c does, through print, run as a chunk is (counted). */
+static void l_print(tycho *T)
 {
+    lua_State *L = tycho_lua(T);
     int n = lua_gettop(L);
     if (n > 0) {
         luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-        lua_getglobal(L, "print");
+        get_global(L, "print");
         lua_insert(L, 1);
-        if (lua_pcall(L, n, 0, 0) != LUA_OK)
-            l_message(progname, lua_pushfstring(L, "error calling 'print' (%s)",
-                                                lua_tostring(L, -1)));
+        if (tycho_cli_call(T, n, 0) != TYCHO_OK)
+            l_message(progname, lua_pushfstring(L, "error calling 'print' (%s)", tycho_error(T)));
     }
 }
 
@@ -557,7 +579,7 @@ static void doREPL(tycho *T)
     history_open();
     while ((status = loadline(L)) != -1) {
         if (status != LUA_OK) report_lua(L, status);
-        else if (report(T, docall(T, 0, LUA_MULTRET)) == TYCHO_OK) l_print(L);
+        else if (report(T, docall(T, 0, LUA_MULTRET)) == TYCHO_OK) l_print(T);
     }
     lua_settop(L, 0);
     history_close();

@@ -20,6 +20,7 @@ static int extra_uv(const lt_layer *l) { return l->np + l->ng + l->desc->caches 
 
 lt_layer *lt_layer_push(lua_State *L, const lt_layer_desc *d)
 {
+    lt_check_open(L);
     int np = count(d->params), ng = count(d->grads);
     lt_layer *l = lua_newuserdatauv(L, d->size, np + ng + d->caches + (d->extra_fields ? 1 : 0));
     memset(l, 0, d->size);

@@ -105,6 +105,7 @@ typedef struct tally {
     int64_t after_full;
     int64_t since_step;       /* bytes asked for since the last step */
     int64_t full_collections; /* run by collect_all */
+    int     closing;          /* lt_closing: the state is being closed */
 } tally;
 static const char tally_key = 0;
 
@@ -124,6 +125,7 @@ static void open_tally(lua_State *L)
     t->after_full = 0;
     t->since_step = 0;
     t->full_collections = 0;
+    t->closing = 0;
     lua_rawsetp(L, LUA_REGISTRYINDEX, &tally_key);
 }
 
@@ -160,8 +162,21 @@ int lt_raise(lua_State *L, const ty_error *e)
     return luaL_error(L, "%s", e->msg);
 }
 
+void lt_closing(lua_State *L)
+{
+    tally *t = get_tally(L);
+    if (t) t->closing = 1;
+}
+
+void lt_check_open(lua_State *L)
+{
+    tally *t = get_tally(L);
+    if (t && t->closing) luaL_error(L, "the engine is closing: no new tensors or layers");
+}
+
 ty_tensor *lt_push_empty(lua_State *L)
 {
+    lt_check_open(L);
     ty_tensor *t = lua_newuserdatauv(L, sizeof *t, 0);
     memset(t, 0, sizeof *t);
     lt_setmetatable(L, &tensor_key);

@@ -32,6 +32,12 @@ ty_tensor *lt_test(lua_State *L, int i);
 void       lt_push_tensor_metatables(lua_State *L);
 ty_tensor *lt_test_up(lua_State *L, int i);
 ty_tensor *lt_push_new_up(lua_State *L, int ndim, const int64_t *shape);
+/* Once lua_close has begun, Lua marks no new object for finalization, so a tensor or layer
+   a finalizer makes then would never free its data: the host calls lt_closing before
+   lua_close, and from then on lt_check_open (every new tensor with data, every layer)
+   raises instead, in the finalizer. */
+void lt_closing(lua_State *L);
+void lt_check_open(lua_State *L);
 /* Pushes an empty tensor userdata (no storage yet), metatable set: fill it afterwards. */
 ty_tensor *lt_push_empty(lua_State *L);
 /* Pushes a new contiguous tensor of the shape (values uninitialised); Lua error on failure. */
