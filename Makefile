@@ -171,8 +171,11 @@ BENCH_ENV = $(if $(filter native,$(BLAS_CORE)),env -u OPENBLAS_CORETYPE -u OPENB
             BENCH_FMA_PEAK=$(BUILD)/bench_fma_peak
 $(BUILD)/bench_fma_peak: bench/fma_peak.c
 	$(CC) -O2 -std=c99 -Wall -Wextra -pthread -o $@ $<
-bench: all $(BUILD)/bench_fma_peak
+$(BUILD)/bench_rnn_paths: bench/rnn_paths.c $(BUILD)/libtycho.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libtycho.a $(LIBS)
+bench: all $(BUILD)/bench_fma_peak $(BUILD)/bench_rnn_paths
 	$(BENCH_ENV) OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/run.lua
+	$(BENCH_ENV) OPENBLAS_NUM_THREADS=1 $(BUILD)/bench_rnn_paths
 	$(BENCH_ENV) OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/run.lua rnn_fwd_bwd_N64
 	$(BENCH_ENV) OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/memory.lua
 	$(BENCH_ENV) OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/memory.lua

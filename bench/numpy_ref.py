@@ -9,6 +9,21 @@ import time
 import numpy as np
 
 
+def blas_core():
+    """The core of the OpenBLAS this process loaded (openblas_get_corename), or "?"."""
+    import ctypes
+    paths = sorted({line.split()[-1] for line in open("/proc/self/maps")
+                    if "blas" in line and line.split()[-1].startswith("/")})
+    for path in paths:
+        try:
+            fn = ctypes.CDLL(path).openblas_get_corename
+        except (OSError, AttributeError):
+            continue
+        fn.restype = ctypes.c_char_p
+        return fn().decode()
+    return "?"
+
+
 def timeit(fn, budget=0.5):
     t0 = time.perf_counter()
     fn()
@@ -130,6 +145,9 @@ CASES = [
 ]
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--core"]:
+        print("core", blas_core())
+        sys.exit(0)
     only = sys.argv[1] if len(sys.argv) > 1 else None
     for name, make in CASES:
         if only and only not in name:

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "packed_gemm.h"
+#include "core/packed_gemm.h"
 
 static double now(void)
 {

@@ -166,21 +166,54 @@ fns = nil
 collectgarbage()
 for _, f in ipairs(temp_files) do os.remove(f) end
 
+-- The machine: the FMA peak (bench/fma_peak.c, built by make bench) on one thread and on the
+-- threads of this run, and the core OpenBLAS runs on each side, under the same environment.
+local peaks, isa = {}, "?"
+local peak_bin = os.getenv("BENCH_FMA_PEAK")
+local nthreads = tonumber(threads) or 1
+if peak_bin then
+  local p = io.popen(("%s 1 %d 2>/dev/null"):format(peak_bin, nthreads))
+  for line in p:lines() do
+    local i, n, g = line:match("^fma_peak (%S+) (%d+) (%S+)")
+    if i then isa, peaks[tonumber(n)] = i, tonumber(g) end
+  end
+  p:close()
+end
+local function core_of(script)
+  if not python then return "n/a" end
+  local p = io.popen(("cd bench && %s %s --core 2>/dev/null"):format(PY, script))
+  local out = p:read("a")
+  p:close()
+  return out:match("^core (%S+)") or "n/a"
+end
+local env_core, env_l2 = os.getenv("OPENBLAS_CORETYPE"), os.getenv("OPENBLAS_L2_SIZE")
+
 local T = harness.fmt_time
 print(("tycho %s, OPENBLAS_NUM_THREADS=%s (the baselines pin the same count), %d rounds; times are " ..
   "medians over the rounds, ratios medians of the per-round ratios"):format(tycho.version, threads, rounds))
-print(("| %-30s | %-24s | %-7s | %-9s | %-8s | %-9s | %-8s |"):format("case", "tycho median (range)",
-  "GFLOP/s", "NumPy", "NumPy/ty", "PyTorch", "Torch/ty"))
-print("|" .. ("-"):rep(32) .. "|" .. ("-"):rep(26) .. "|" .. ("-"):rep(9) .. "|" .. ("-"):rep(11) .. "|" ..
-  ("-"):rep(10) .. "|" .. ("-"):rep(11) .. "|" .. ("-"):rep(10) .. "|")
+print(("OpenBLAS core: tycho %s, NumPy %s, PyTorch %s; OPENBLAS_CORETYPE=%s, OPENBLAS_L2_SIZE=%s%s")
+  :format(tycho.blas().core, core_of("numpy_ref.py"), core_of("torch_ref.py"), env_core or "(unset)",
+          env_l2 or "(unset)", (env_core or env_l2) and " (make bench BLAS_CORE=native unsets both)" or ""))
+if peaks[1] then
+  print(("FMA peak (%s, independent chains): %.1f GFLOP/s on 1 thread%s; 'peak' is a row's share of " ..
+    "the peak of %d thread%s"):format(isa, peaks[1],
+    nthreads > 1 and peaks[nthreads] and (", %.1f on %d"):format(peaks[nthreads], nthreads) or "",
+    nthreads, nthreads > 1 and "s" or ""))
+end
+local peak = peaks[nthreads]
+print(("| %-30s | %-24s | %-7s | %-5s | %-9s | %-8s | %-9s | %-8s |"):format("case", "tycho median (range)",
+  "GFLOP/s", "peak", "NumPy", "NumPy/ty", "PyTorch", "Torch/ty"))
+print("|" .. ("-"):rep(32) .. "|" .. ("-"):rep(26) .. "|" .. ("-"):rep(9) .. "|" .. ("-"):rep(7) .. "|" ..
+  ("-"):rep(11) .. "|" .. ("-"):rep(10) .. "|" .. ("-"):rep(11) .. "|" .. ("-"):rep(10) .. "|")
 local missing = false
 for _, r in ipairs(results) do
   local gf = r.flops and ("%.1f"):format(r.flops / r.med / 1e9) or "-"
+  local of_peak = r.flops and peak and ("%.2f"):format(r.flops / r.med / 1e9 / peak) or "-"
   local np_t, th_t = median(r.numpy), median(r.torch)
   local np_r, th_r = median(r.np_ratio), median(r.th_ratio)
   missing = missing or not np_t
-  print(("| %-30s | %-24s | %7s | %9s | %8s | %9s | %8s |"):format(r.name,
-    ("%s (%s..%s)"):format(T(r.med), T(r.lo), T(r.hi)), gf,
+  print(("| %-30s | %-24s | %7s | %5s | %9s | %8s | %9s | %8s |"):format(r.name,
+    ("%s (%s..%s)"):format(T(r.med), T(r.lo), T(r.hi)), gf, of_peak,
     np_t and T(np_t) or "n/a", np_r and ("%.2fx"):format(np_r) or "-",
     th_t and T(th_t) or "n/a", th_r and ("%.2fx"):format(th_r) or "-"))
 end

@@ -5,7 +5,7 @@ import sys
 
 import torch
 
-from numpy_ref import timeit
+from numpy_ref import blas_core, timeit
 
 torch.set_num_threads(int(os.environ.get("OPENBLAS_NUM_THREADS", "1")))
 torch.set_default_dtype(torch.float64)
@@ -61,6 +61,10 @@ CASES = [
 ]
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--core"]:
+        torch.randn(64, 64) @ torch.randn(64, 64)  # loads the BLAS
+        print("core", blas_core())
+        sys.exit(0)
     only = sys.argv[1] if len(sys.argv) > 1 else None
     for name, make in CASES:
         if only and only not in name:

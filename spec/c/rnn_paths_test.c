@@ -1,7 +1,8 @@
 /* rnn_paths_test.c: the RNN's forward and backward over a sequence give the same numbers
    whichever way their products run (ty_rnn_set_steps): BLAS calls (one per step for the
-   recurrence), the steps on W_hh packed once (src/packed_gemm.c) with BLAS for the rest, or
-   every product packed and split between 2, 3 or 5 lanes (threads, src/lanes.c), on odd
+   recurrence), the steps on W_hh packed once (src/core/packed_gemm.c) with BLAS for the
+   rest, or every product packed, on one lane (the calling thread) or split between 2, 3 or
+   5 lanes (threads, src/core/lanes.c), on odd
    sizes around the packed product's tiles and panels. spec/rnn_reference_spec.lua checks
    the results against the notebook's plain loops. */
 #include "nn/rnn.h"
@@ -88,7 +89,7 @@ static int check(int64_t N, int64_t T, int64_t D, int64_t H)
        differences between the paths stay at rounding level instead of growing with T */
     for (int64_t i = 0; i < H * H; i++) W_hh.data[i] *= 0.2;
     for (int64_t i = 0; i < D * H; i++) W_ih.data[i] *= 0.2;
-    static const int modes[] = { TY_STEPS_BLAS, 1, 2, 3, 5 };
+    static const int modes[] = { TY_STEPS_BLAS, TY_STEPS_STEPS, 1, 2, 3, 5 };
     enum { NMODES = sizeof modes / sizeof modes[0] };
     run runs[NMODES];
     for (int m = 0; m < NMODES; m++) {

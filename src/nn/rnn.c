@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <string.h>
 
 #include "core/lanes.h"
@@ -363,18 +364,39 @@ void ty_rnn_set_steps(int mode)
    lanes at every step costs more than the split saves (each lane then has half of it). */
 #define LANE_MIN_WORK (1 << 18)
 
-/* How a long sequence's products run: 0, BLAS calls; 1, the steps on W_hh packed once and
-   the whole-sequence products in BLAS calls; 2 or more, every product packed and split by
-   columns into that many lanes. With more than one BLAS thread the lanes replace them: a
-   BLAS call on several threads leaves its helper threads spinning for their next job long
-   after it returns, and a lane thread would share a core with one. */
-static int step_lanes(int64_t N, int64_t T, int64_t H)
+/* How a long sequence's products run: lanes 0, BLAS calls; otherwise every step's product
+   on W_hh packed once, and with whole set, the whole-sequence products packed too, split by
+   columns into that many lanes (a lane is the calling thread when there is one). With more
+   than one BLAS thread the lanes replace them: a BLAS call on several threads leaves its
+   helper threads spinning for their next job long after it returns, and a lane thread
+   would share a core with one. On one thread, whether the packed kernel or OpenBLAS is
+   faster for the whole-sequence products depends on the machine (its OpenBLAS kernels,
+   OPENBLAS_CORETYPE): the first long sequence measures both (one_lane_measure). */
+typedef struct step_plan {
+    int lanes;
+    int whole;
+} step_plan;
+
+/* 0: not measured yet; 1: OpenBLAS is faster on one thread; 2: the packed kernel is. A
+   property of the machine, measured once per process (atomic: engines on several threads). */
+static atomic_int one_lane_choice;
+
+static step_plan plan_steps(int64_t N, int64_t T, int64_t H)
 {
-    if (!long_sequence(N, T, H)) return 0;
+    step_plan p = { 0, 0 };
+    if (!long_sequence(N, T, H)) return p;
     int mode = atomic_load_explicit(&steps_mode, memory_order_relaxed);
-    if (mode == TY_STEPS_BLAS) return 0;
-    if (mode >= 1) return mode > TY_MAX_LANES ? TY_MAX_LANES : mode;
-    if (!ty_packed_pays()) return 0;
+    if (mode == TY_STEPS_BLAS) return p;
+    if (mode == TY_STEPS_STEPS) {
+        p.lanes = 1;
+        return p;
+    }
+    if (mode >= 1) {
+        p.lanes = mode > TY_MAX_LANES ? TY_MAX_LANES : mode;
+        p.whole = 1;
+        return p;
+    }
+    if (!ty_packed_pays()) return p;
     /* as many lanes as BLAS threads, but each with half of LANE_MIN_WORK at least and a
        panel of columns at least */
     int64_t lanes = openblas_get_num_threads();
@@ -383,7 +405,46 @@ static int step_lanes(int64_t N, int64_t T, int64_t H)
     if (lanes > by_work) lanes = by_work;
     if (lanes > by_panels) lanes = by_panels;
     if (lanes > TY_MAX_LANES) lanes = TY_MAX_LANES;
-    return lanes < 2 ? 1 : (int)lanes;
+    p.lanes = lanes < 2 ? 1 : (int)lanes;
+    p.whole = p.lanes > 1 || atomic_load_explicit(&one_lane_choice, memory_order_relaxed) == 2;
+    return p;
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The measurement behind one_lane_choice, on the first long sequence's input projection
+   (H2 = X2 W_ih, into H2, which the forward then computes again): the best of two runs each
+   of the OpenBLAS call and of the packed kernel, packing included (it is part of that path). */
+static int one_lane_measure(ty_tensor *H2, const ty_tensor *X2, const ty_tensor *W_ih,
+                            ty_tensor *ws, const ty_allocator *a, ty_error *e)
+{
+    if (atomic_load_explicit(&one_lane_choice, memory_order_relaxed)) return TY_OK;
+    int64_t D = W_ih->shape[0], H = W_ih->shape[1];
+    int rc = ty_workspace_reserve(ws, ty_packed_size(D, H), a, e);
+    if (rc) return rc;
+    double blas = 1e300, packed = 1e300;
+    for (int i = 0; i < 2; i++) {
+        double t0 = seconds_now();
+        if ((rc = ty_gemm(H2, X2, W_ih, 0.0, a, e))) return rc;
+        double t1 = seconds_now();
+        ty_pack(ws->data, W_ih);
+        ty_packed_gemm(H2, X2, ws->data, 0);
+        double t2 = seconds_now();
+        if (t1 - t0 < blas) blas = t1 - t0;
+        if (t2 - t1 < packed) packed = t2 - t1;
+    }
+    atomic_store_explicit(&one_lane_choice, packed < blas ? 2 : 1, memory_order_relaxed);
+    return TY_OK;
+}
+
+int ty_rnn_one_lane_packed(void)
+{
+    return atomic_load_explicit(&one_lane_choice, memory_order_relaxed);
 }
 
 /* A lane's columns of H (and of D), whole panels of the packed operands. */
@@ -589,9 +650,16 @@ int ty_rnn_forward(ty_tensor *h, const ty_tensor *x, const ty_tensor *h0, const 
     ty_tensor X2, H2;
     if (!as_rows(&X2, x) || !as_rows(&H2, h))
         return ty_fail(e, TY_EARG, "forward: x and h must be reshapeable to (N*T) x D");
-    int lanes = step_lanes(N, T, H);
+    step_plan plan = plan_steps(N, T, H);
     ty_tensor first = step_of(h, 0);
-    if (lanes > 1 && ty_packed_fits(&H2, &X2) && ty_packed_fits(&first, h0))
+    int fits = ty_packed_fits(&H2, &X2) && ty_packed_fits(&first, h0);
+    if (plan.lanes == 1 && !plan.whole && fits &&
+        atomic_load_explicit(&steps_mode, memory_order_relaxed) == TY_STEPS_AUTO) {
+        if ((rc = one_lane_measure(&H2, &X2, W_ih, ws, a, e))) return rc;
+        plan = plan_steps(N, T, H);
+    }
+    int lanes = plan.lanes;
+    if (plan.whole && fits)
         return forward_on_lanes(lanes, h, &X2, &H2, h0, W_ih, W_hh, b, ws, a, e);
     /* all input projections at once, straight into h */
     if ((rc = ty_gemm(&H2, &X2, W_ih, 0.0, a, e))) return rc;
@@ -742,9 +810,10 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
     /* The recurrence's dA_t W_hh^T runs on W_hh^T packed once (where that beats a BLAS call
        per step) or else on a row-major copy of it, which OpenBLAS multiplies about a tenth
        faster (one thread, N64 H512) than a transposed view; see long_sequence. */
-    int lanes = step_lanes(N, T, H);
+    step_plan plan = plan_steps(N, T, H);
+    int lanes = plan.lanes;
     /* the lanes write dh0, dW_ih and dW_hh as packed products do: unit column strides */
-    if (lanes > 1 && ty_packed_fits(dh0, dW_ih) && ty_packed_fits(dW_hh, dW_hh)) {
+    if (plan.whole && ty_packed_fits(dh0, dW_ih) && ty_packed_fits(dW_hh, dW_hh)) {
         int64_t LC = (LANE_CHUNK_ROWS + N - 1) / N;
         return backward_on_lanes(lanes, dx, dh0, dW_ih, dW_hh, db, dout, x, h0, h, W_ih, W_hh,
                                  LC < T ? LC : T, ws, a, e);

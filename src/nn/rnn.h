@@ -53,13 +53,21 @@ int ty_rnn_backward(ty_tensor *dx, ty_tensor *dh0, ty_tensor *dW_ih, ty_tensor *
                     const ty_tensor *W_hh, ty_tensor *ws, const ty_allocator *a, ty_error *e);
 
 /* How the products of forward and backward over a long sequence (N*T >= 4*H) run,
-   process-wide. TY_STEPS_AUTO (the default): where the packed product pays (AVX-512), in
-   it, on as many lanes (threads) as the BLAS has threads; elsewhere whole-sequence BLAS
-   calls and a BLAS call per step. TY_STEPS_BLAS: always the latter. n >= 1: the packed
-   product on n lanes, on any CPU. For tests and benchmarks; set it while no layer runs. */
-#define TY_STEPS_AUTO 0
-#define TY_STEPS_BLAS (-1)
+   process-wide. TY_STEPS_AUTO (the default): where the packed product pays (AVX-512), on
+   as many lanes (threads) as the BLAS has threads, everything in the packed product; on one
+   thread, the steps' products packed and the whole-sequence products in whichever of the
+   packed product and OpenBLAS the first long sequence measured faster; elsewhere
+   whole-sequence BLAS calls and a BLAS call per step. TY_STEPS_BLAS: always the latter.
+   TY_STEPS_STEPS: the steps packed, the whole-sequence products in BLAS calls. n >= 1:
+   everything packed, on n lanes, on any CPU. For tests and benchmarks; set it while no
+   layer runs. */
+#define TY_STEPS_AUTO  0
+#define TY_STEPS_BLAS  (-1)
+#define TY_STEPS_STEPS (-2)
 void ty_rnn_set_steps(int mode);
+/* What the one-thread measurement found: 0 not measured yet, 1 OpenBLAS, 2 the packed
+   product (for the benchmark's report). */
+int ty_rnn_one_lane_packed(void);
 
 /* Grows the workspace slot ws to at least n elements (kept between calls). */
 int ty_workspace_reserve(ty_tensor *ws, int64_t n, const ty_allocator *a, ty_error *e);
