@@ -48,5 +48,6 @@ runner:runSuiteByInstances(tests)
 local r = runner.result
 local passed = r.successCount + extra_passed
 local failed = r.notSuccessCount + extra_failed
+for _, t in ipairs(r.skippedTests or {}) do print(("skipped %s: %s"):format(t.testName, t.msg)) end
 print(("%d passed, %d failed"):format(passed, failed))
 os.exit(failed == 0 and r.runCount > 0 and 0 or 1, true) -- close the state: leak checkers see a clean exit
