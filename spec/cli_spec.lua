@@ -269,3 +269,24 @@ int luaopen_answer(lua_State *L) { lua_pushcfunction(L, answer); return 1; }
   lu.assertEquals(code, 0)
   lu.assertEquals(out, "42\n")
 end
+
+-- ---- tycho.blas(): what runs the products ------------------------------------------------
+
+-- The core and thread count come from OpenBLAS itself, so the environment that sets them
+-- must show through: OPENBLAS_CORETYPE picks the core, OPENBLAS_NUM_THREADS the threads.
+function test_blas_reports_the_environments_core_and_threads()
+  local code_text = "local b = tycho.blas(); print(b.core, b.threads, type(b.config))"
+  local out, err, code = sh("env OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1 " .. BIN
+    .. " -e " .. q(code_text))
+  lu.assertEquals(code, 0, err)
+  lu.assertEquals(out, "Haswell\t1\tstring\n")
+  out, err, code = sh("env OPENBLAS_CORETYPE=Sandybridge OPENBLAS_NUM_THREADS=2 " .. BIN
+    .. " -e " .. q(code_text))
+  lu.assertEquals(code, 0, err)
+  -- OpenBLAS runs at most one thread per CPU
+  local cpus = tonumber(io.popen("nproc"):read("l"))
+  lu.assertEquals(out, "Sandybridge\t" .. math.min(2, cpus) .. "\tstring\n")
+  out, err, code = sh(BIN .. " -e " .. q("print(tycho.blas().config)"))
+  lu.assertEquals(code, 0, err)
+  lu.assertStrContains(out, "OpenBLAS")
+end
