@@ -32,6 +32,8 @@ LUA_OBJ  = $(LUA_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/lua_modules.o
 HOST_OBJ = $(HOST_SRC:src/%.c=$(BUILD)/obj/%.o)
 LIB_OBJ  = $(CORE_OBJ) $(LUA_OBJ) $(HOST_OBJ)
 # -MMD -MP: each object's header dependencies, so a header change rebuilds what includes it
+# (included files define targets: the default stays `all`)
+.DEFAULT_GOAL := all
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*.d)
 
 .PHONY: all deps run test test-valgrind bench bench-detail bench-deps install uninstall rock rock-install check-fresh clean check-asan check-valgrind check-tsan fuzz

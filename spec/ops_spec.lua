@@ -57,6 +57,36 @@ function TestFunctions:test_exp_log_sqrt_sigmoid()
   lu.assertTrue(max_ulps(x:sigmoid(), F[6]) <= 4)
 end
 
+-- spec/fixtures/numpy/sigmoid.npy (make_sigmoid.py): the logistic function correctly
+-- rounded, from -750 to 40, on contiguous and strided inputs, and its special values.
+function TestFunctions:test_sigmoid_within_4_ulp_of_exact_over_its_range()
+  local S = tycho.load("spec/fixtures/numpy/sigmoid.npy")
+  local sx, exact = S[1], S[2]
+  local strided = tycho.zeros(#sx, 3):select(2, 2)
+  strided:copy_(sx)
+  local normal = 2^-1022
+  for _, got in ipairs { sx:sigmoid(), tycho.sigmoid(sx), strided:sigmoid() } do
+    local worst, tiny = 0, 0
+    for i = 1, #sx do
+      local w, v = exact[i], got[i]
+      if w >= normal then
+        if v ~= w then
+          local _, e = math.frexp(math.abs(w))
+          worst = math.max(worst, math.abs(v - w) / 2^(e - 53))
+        end
+      else -- below the smallest normal: 0 up to it
+        tiny = tiny + 1
+        lu.assertTrue(v >= 0 and v <= normal, "x " .. sx[i] .. ": " .. v)
+      end
+    end
+    lu.assertTrue(worst <= 4, "worst " .. worst .. " ulp")
+    lu.assertTrue(tiny > 0)
+  end
+  local t = tycho.tensor{ 0, -0.0, 1 / 0, -1 / 0, 0 / 0, 800, -800 }:sigmoid()
+  for i, want in pairs { 0.5, 0.5, 1, 0, [6] = 1, [7] = 0 } do lu.assertEquals(t[i], want) end
+  lu.assertTrue(t[5] ~= t[5])
+end
+
 TestSum = {}
 
 -- sum_data.npy and sum_expected.npy are made by make_sums.py with NumPy

@@ -35,11 +35,6 @@ int ty_broadcast_shape(const ty_tensor *a, const ty_tensor *b, int *ndim, int64_
 
 /* ---- elementwise ---------------------------------------------------------------------- */
 
-static inline double sigmoid(double x)
-{
-    return x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
-}
-
 #define BIN_KERNEL(F)                                                                   \
     TY_VECTOR_CLONES static void F##_run(int64_t n, double *o, int64_t so, const double *a, int64_t sa,  \
                         const double *b, int64_t sb)                                    \
@@ -158,7 +153,7 @@ static inline uint64_t double_to_bits(double d)
     return u;
 }
 
-/* e^x for x in [0, 45] (or NaN). */
+/* e^x for x in [0, 708] (or NaN). */
 static inline double exp_small_range(double x)
 {
     const double shifter = 0x1.8p52, invln2 = 1.44269504088896338700e+00;
@@ -204,6 +199,24 @@ void ty_vtanh(double *out, const double *in, int64_t n)
     for (int64_t i = 0; i < n; i++) out[i] = tanh_one(in[i]);
 }
 
+/* 1 / (1 + e^-x) as e^x / (e^x + 1) for x >= 0 and 1 / (e^|x| + 1) below: one division and
+   no cancellation on either side. Past |x| = 708 (e^708 is the largest this exp makes) the
+   result is 1 above and 0 below, where the exact value is under the smallest normal double
+   (as NumPy's 1 / (1 + np.exp(-x)) gives 0 from -709.8 on). */
+static inline double sigmoid_one(double x)
+{
+    double a = fabs(x);
+    double E = exp_small_range(a > 708.0 ? 708.0 : a);
+    double s = (x >= 0 ? E : 1.0) / (E + 1.0);
+    return a > 708.0 ? (x >= 0 ? 1.0 : 0.0) : s;
+}
+
+TY_VECTOR_CLONES
+void ty_vsigmoid(double *out, const double *in, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) out[i] = sigmoid_one(in[i]);
+}
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
@@ -216,9 +229,16 @@ static void un_tanh(int64_t n, double *o, int64_t so, const double *a, int64_t s
         for (int64_t i = 0; i < n; i++) o[i * so] = tanh_one(a[i * sa]);
 }
 
+static void un_sigmoid(int64_t n, double *o, int64_t so, const double *a, int64_t sa)
+{
+    if (so == 1 && sa == 1)
+        ty_vsigmoid(o, a, n);
+    else
+        for (int64_t i = 0; i < n; i++) o[i * so] = sigmoid_one(a[i * sa]);
+}
+
 #define F_NEG(x) (-(x))
 UN_KERNEL(un_neg, F_NEG)
-UN_KERNEL(un_sigmoid, sigmoid)
 UN_KERNEL(un_exp, exp)
 UN_KERNEL(un_log, log)
 UN_KERNEL(un_sqrt, sqrt)
