@@ -145,7 +145,7 @@ check-asan: deps
 
 # The C tests that start threads (the RNN's lanes, engines on several threads) under
 # ThreadSanitizer, with one BLAS thread (OpenBLAS's own threads are not instrumented).
-TSAN_TESTS = rnn_paths_test threads_test
+TSAN_TESTS = recurrent_paths_test threads_test
 check-tsan: deps
 	$(MAKE) --no-print-directory BUILD=build/tsan CFLAGS="-O1 -g -fsanitize=thread -DTY_DEBUG" \
 	  LDFLAGS="-fsanitize=thread" $(TSAN_TESTS:%=build/tsan/ctest/%)
@@ -173,11 +173,11 @@ BENCH_ENV = $(if $(filter native,$(BLAS_CORE)),env -u OPENBLAS_CORETYPE -u OPENB
             BENCH_FMA_PEAK=$(BUILD)/bench_fma_peak
 $(BUILD)/bench_fma_peak: bench/fma_peak.c
 	$(CC) -O2 -std=c99 -Wall -Wextra -pthread -o $@ $<
-$(BUILD)/bench_rnn_paths: bench/rnn_paths.c $(BUILD)/libtycho.a
+$(BUILD)/bench_recurrent_paths: bench/recurrent_paths.c $(BUILD)/libtycho.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libtycho.a $(LIBS)
-bench: all $(BUILD)/bench_fma_peak $(BUILD)/bench_rnn_paths
+bench: all $(BUILD)/bench_fma_peak $(BUILD)/bench_recurrent_paths
 	$(BENCH_ENV) OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/run.lua
-	$(BENCH_ENV) OPENBLAS_NUM_THREADS=1 $(BUILD)/bench_rnn_paths
+	$(BENCH_ENV) OPENBLAS_NUM_THREADS=1 $(BUILD)/bench_recurrent_paths
 	$(BENCH_ENV) OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/run.lua rnn_fwd_bwd_N64
 	$(BENCH_ENV) OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/memory.lua
 	$(BENCH_ENV) OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/memory.lua

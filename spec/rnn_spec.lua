@@ -244,12 +244,18 @@ function TestSemantics:test_results_are_not_overwritten()
   lu.assertTrue(dx1:equal(keep_dx))
 end
 
-function TestSemantics:test_extra_fields_are_kept()
+-- A misspelled field is an error that lists the layer's fields, to assign and to read
+-- (before: rnn.Wx = t was stored, and a misspelled weight never took part).
+function TestSemantics:test_unknown_fields_are_errors_listing_the_fields()
   local rnn = nn.RNNLayer(2, 2)
-  local x = tycho.zeros(1, 2)
-  rnn.x = { x }
-  lu.assertTrue(rawequal(rnn.x[1], x))
+  local fields = "(its fields: W_ih, W_hh, b, dprev_H, dW_ih, dW_hh, db, dx, dh0, h_n, in_size, out_size, path)"
+  assert_error(function() rnn.Wx = tycho.zeros(2, 2) end, "RNNLayer: no field Wx to assign " .. fields)
+  assert_error(function() return rnn.Wx end, "RNNLayer: no field Wx to read " .. fields)
+  assert_error(function() rnn[1] = 5 end, "RNNLayer: no field 1 to assign")
+  assert_error(function() rnn.in_size = 3 end, "RNNLayer: in_size cannot be assigned")
+  assert_error(function() rnn.forward = 3 end, "RNNLayer: forward is a method and cannot be assigned")
   lu.assertEquals(tostring(rnn), "RNNLayer(2 -> 2)")
+  lu.assertNil(rnn.dW_ih) -- a known field, not set yet
 end
 
 TestStrided = {}

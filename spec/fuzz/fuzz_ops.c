@@ -1,16 +1,15 @@
 /* fuzz_ops.c: libFuzzer target that turns bytes into a valid tycho script: a sequence of
-   tensor and RNN operations on a few shared variables with awkward arguments (0-sized, huge,
-   negative, NaN; views aliasing each other; closed tensors), each statement in a pcall, run in
-   the same sandboxed, limited engine as fuzz_chunk. Random source mostly fails to parse; this
-   reaches the core's shape, stride and aliasing code at every execution.
-   The input's length picks how the RNN's products run over long sequences (ty_rnn_set_steps:
-   as configured, the steps packed only, or everything packed on 1, 2 or 3 lanes), so short
-   sequences with odd shapes and strides reach the lanes too.
+   tensor and RNN, LSTM and GRU operations on a few shared variables with awkward arguments
+   (0-sized, huge, negative, NaN; views aliasing each other; closed tensors), each statement
+   in a pcall, run in the same sandboxed, limited engine as fuzz_chunk. Random source mostly
+   fails to parse; this reaches the core's shape, stride and aliasing code at every execution.
+   The input's length picks how the layers' products run over long sequences (their path
+   field: as configured, the steps packed only, BLAS calls, or everything packed on 1, 2 or
+   3 lanes), so short sequences with odd shapes and strides reach the lanes too.
    FUZZ_OPS_VERBOSE=1 prints each generated script (to turn a crash into a Lua spec). */
 #include <lua.h>
 #include <lauxlib.h>
 
-#include "nn/rnn.h"
 #include "tycho.h"
 
 #include <stdarg.h>
@@ -29,7 +28,10 @@ static const char PRELUDE[] =
     "            tycho.randn(4), tycho.tensor(2.5), tycho.eye(3) }\n"
     "t[7] = t[1]:select(2, 2)   -- views that alias t[1]\n"
     "t[8] = t[1].T\n"
-    "local r = nn.RNNLayer(4, 3)\n"
+    "local function mk(new, a, b) local l = new(a, b) l.path = PATH return l end\n"
+    "local r = mk(nn.RNNLayer, 4, 3)\n"
+    "local l = mk(nn.LSTMLayer, 4, 3)\n"
+    "local g = mk(nn.GRULayer, 4, 3)\n"
     "local tanh = nn.Tanh()\n"
     "local function S(f) local ok, v = pcall(f) return v end\n";
 
@@ -55,9 +57,15 @@ static const char *const OPS[] = {
     "%t = tycho.tensor(%t:totable())", "local _ = tostring(%t)", "local _ = %t:equal(%t)",
     "local _ = tycho.allclose(%t, %t)", "local _ = %t:shape(), %t:size(%i), #%t",
     "do local c <close> = %t end", "%t = nil", "collectgarbage()",
-    "r = nn.RNNLayer(%i, %i)", "%t = r:forward(%t, %t)", "%t = r:forward_step(%t, %t)",
+    "r = mk(nn.RNNLayer, %i, %i)", "%t = r:forward(%t, %t)", "%t = r:forward_step(%t, %t)",
     "%t = r:backward(%t)", "%t = r:backward_step(%t, %t)", "r.W_ih = %t", "r.W_hh = %t",
     "r.b = %t", "%t = r.W_ih", "%t = r.dW_hh", "%t = tanh:forward(%t)", "%t = tanh:backward(%t)",
+    "l = mk(nn.LSTMLayer, %i, %i)", "%t = l:forward(%t, %t, %t)", "%t = l:forward(%t)",
+    "%t, %t = l:forward_step(%t, %t, %t)", "%t = l:backward(%t)", "%t = l:backward_step(%t, %t)",
+    "l.W_ih = %t", "l.W_hh = %t", "l.b = %t", "%t = l.c_n", "%t = l.dc0", "l:reset(%f)",
+    "g = mk(nn.GRULayer, %i, %i)", "%t = g:forward(%t, %t)", "%t = g:forward_step(%t, %t)",
+    "%t = g:backward(%t)", "%t = g:backward_step(%t)", "g.W_hh = %t", "g.b_ih = %t",
+    "g.b_hh = %t", "%t = g.h_n", "%t = g:forward(%t, g.h_n)", "g:reset()",
 };
 enum { NOPS = sizeof OPS / sizeof OPS[0], NVARS = 8 };
 
@@ -102,7 +110,11 @@ static unsigned next(const uint8_t **p, const uint8_t *end)
 
 static char *generate(const uint8_t *data, size_t size)
 {
+    static const char *const paths[] = { "'auto'", "'steps'", "'blas'", "1", "2", "3" };
     out o = { NULL, 0, 0 };
+    puts_(&o, "local PATH = ");
+    puts_(&o, paths[size % COUNT(paths)]);
+    puts_(&o, "\n");
     puts_(&o, PRELUDE);
     const uint8_t *p = data, *end = data + size;
     while (p < end) {
@@ -136,10 +148,7 @@ static char *generate(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *code = generate(data, size);
-    static const int modes[] = { TY_STEPS_AUTO, TY_STEPS_STEPS, 1, 2, 3 };
-    int mode = modes[size % 5];
-    ty_rnn_set_steps(mode);
-    if (getenv("FUZZ_OPS_VERBOSE")) fprintf(stderr, "-- steps %d\n%s", mode, code);
+    if (getenv("FUZZ_OPS_VERBOSE")) fprintf(stderr, "%s", code);
     tycho *T = tycho_open(&CFG);
     if (!T) abort();
     int rc = tycho_run_string(T, code, "=ops");

@@ -111,14 +111,16 @@ double ty_random_gauss(ty_random *r)
     return f * x2;
 }
 
-/* Visits t's elements in row-major order whatever its strides: the order NumPy fills in. */
-static void fill(ty_random *r, ty_tensor *t, double (*draw)(ty_random *))
+/* Visits t's elements in row-major order whatever its strides: the order NumPy fills in.
+   With range set each gets low + scale * draw (legacy uniform's formula), else the draw. */
+static void fill(ty_random *r, ty_tensor *t, double (*draw)(ty_random *), int range,
+                 double low, double scale)
 {
     int64_t n = ty_numel(t);
     if (n == 0) return;
     if (ty_is_contiguous(t)) {
         double *p = t->data;
-        for (int64_t k = 0; k < n; k++) p[k] = draw(r);
+        for (int64_t k = 0; k < n; k++) p[k] = range ? low + scale * draw(r) : draw(r);
         return;
     }
     const ty_tensor *ops[1] = { t };
@@ -126,16 +128,22 @@ static void fill(ty_random *r, ty_tensor *t, double (*draw)(ty_random *))
     ty_iter_init(&it, t->ndim, t->shape, 1, ops);
     TY_ITER_RUNS(it, {
         int64_t s = it.stride[0][last_];
-        for (int64_t i = 0; i < n_; i++) it.ptr[0][i * s] = draw(r);
+        for (int64_t i = 0; i < n_; i++)
+            it.ptr[0][i * s] = range ? low + scale * draw(r) : draw(r);
     });
 }
 
 void ty_random_fill_uniform(ty_random *r, ty_tensor *t)
 {
-    fill(r, t, ty_random_double);
+    fill(r, t, ty_random_double, 0, 0.0, 0.0);
 }
 
 void ty_random_fill_normal(ty_random *r, ty_tensor *t)
 {
-    fill(r, t, ty_random_gauss);
+    fill(r, t, ty_random_gauss, 0, 0.0, 0.0);
+}
+
+void ty_random_fill_range(ty_random *r, ty_tensor *t, double low, double high)
+{
+    fill(r, t, ty_random_double, 1, low, high - low);
 }

@@ -28,5 +28,7 @@ double   ty_random_gauss(ty_random *r);
 /* Fill t (any strides) in row-major order, as rand(*shape) / randn(*shape). */
 void     ty_random_fill_uniform(ty_random *r, ty_tensor *t);
 void     ty_random_fill_normal(ty_random *r, ty_tensor *t);
+/* Fill t as uniform(low, high, shape): low + (high - low) * random_sample(), in order. */
+void     ty_random_fill_range(ty_random *r, ty_tensor *t, double low, double high);
 
 #endif

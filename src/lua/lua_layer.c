@@ -3,8 +3,12 @@
    the checks of self, of arguments and of cached tensors, registration. */
 #include "lua/lua_layer.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "core/random.h"
+#include "lua/lua_random.h"
 
 static int count(const char *const *names)
 {
@@ -13,26 +17,21 @@ static int count(const char *const *names)
     return n;
 }
 
-/* User values: the parameters, the gradients, the caches, then a table of other fields. */
+/* User values: the parameters, the gradients, then the caches. */
 static int grad_uv(const lt_layer *l, int g) { return l->np + g + 1; }
 static int cache_uv(const lt_layer *l, int c) { return l->np + l->ng + c + 1; }
-static int extra_uv(const lt_layer *l) { return l->np + l->ng + l->desc->caches + 1; }
 
 lt_layer *lt_layer_push(lua_State *L, const lt_layer_desc *d)
 {
     lt_check_open(L);
     int np = count(d->params), ng = count(d->grads);
-    lt_layer *l = lua_newuserdatauv(L, d->size, np + ng + d->caches + (d->extra_fields ? 1 : 0));
+    lt_layer *l = lua_newuserdatauv(L, d->size, np + ng + d->caches);
     memset(l, 0, d->size);
     l->desc = d;
     l->np = np;
     l->ng = ng;
     l->alloc = lt_allocator(L);
     lt_setmetatable(L, d);
-    if (d->extra_fields) {
-        lua_newtable(L);
-        lua_setiuservalue(L, -2, extra_uv(l));
-    }
     return l;
 }
 
@@ -76,17 +75,45 @@ ty_tensor *lt_layer_param(lua_State *L, const lt_layer *l, int p, const char *fn
     return t;
 }
 
-ty_tensor *lt_layer_cache(lua_State *L, int c, const char *fname, const char *forward,
-                          const char *what)
+static ty_tensor *get_cache(lua_State *L, int c, const char *fname, const char *forward,
+                            const char *what, int opt)
 {
     const lt_layer *l = lua_touserdata(L, 1);
     lua_getiuservalue(L, 1, cache_uv(l, c));
     ty_tensor *t = lua_touserdata(L, -1);
     lua_pop(L, 1); /* the layer keeps it alive */
+    if (!t && opt) return NULL;
     if (!t) luaL_error(L, "%s: call %s first", fname, forward);
     if (!t->data)
         luaL_error(L, "%s: %s's %s was closed; call %s again", fname, forward, what, forward);
     return t;
+}
+
+ty_tensor *lt_layer_cache(lua_State *L, int c, const char *fname, const char *forward,
+                          const char *what)
+{
+    return get_cache(L, c, fname, forward, what, 0);
+}
+
+ty_tensor *lt_layer_cache_opt(lua_State *L, int c, const char *fname, const char *forward,
+                              const char *what)
+{
+    return get_cache(L, c, fname, forward, what, 1);
+}
+
+ty_tensor *lt_layer_opt_arg(lua_State *L, int i, const char *fname, const char *name)
+{
+    if (lua_isnoneornil(L, i)) return NULL;
+    return lt_layer_arg(L, i, fname, name);
+}
+
+void lt_layer_max_args(lua_State *L, int n, const char *fname)
+{
+    int top = lua_gettop(L);
+    while (top > 1 && lua_isnil(L, top)) top--; /* a trailing nil is an argument left out */
+    int got = top - 1;
+    if (got > n)
+        luaL_error(L, "%s: takes %d argument%s, got %d", fname, n, n == 1 ? "" : "s", got);
 }
 
 void lt_layer_keep(lua_State *L, int c, int value)
@@ -147,6 +174,37 @@ static int field_uv(lua_State *L)
     return uv;
 }
 
+static int is_computed(const lt_layer_desc *d, const char *k)
+{
+    for (int i = 0; d->fields && d->fields[i]; i++)
+        if (strcmp(d->fields[i], k) == 0) return 1;
+    return 0;
+}
+
+/* "W_ih, W_hh, b, ..." : every field of the layer, for the messages. */
+static const char *field_list(lua_State *L, const lt_layer_desc *d)
+{
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    const char *const *lists[3] = { d->params, d->grads, d->fields };
+    int n = 0;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; lists[i] && lists[i][j]; j++) {
+            if (n++) luaL_addstring(&b, ", ");
+            luaL_addstring(&b, lists[i][j]);
+        }
+    if (!n) luaL_addstring(&b, "none");
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
+static int no_field(lua_State *L, const lt_layer *l, const char *what)
+{
+    const char *key = luaL_tolstring(L, 2, NULL);
+    const char *fields = field_list(L, l->desc);
+    return luaL_error(L, "%s: no field %s to %s (its fields: %s)", l->desc->name, key, what, fields);
+}
+
 static int layer_index(lua_State *L)
 {
     lua_pushvalue(L, 2); /* methods first, without touching the layer: every layer:method() */
@@ -159,16 +217,10 @@ static int layer_index(lua_State *L)
             lua_getiuservalue(L, 1, uv);
             return 1;
         }
-        if (l->desc->field && l->desc->field(L, l, lua_tostring(L, 2))) return 1;
+        const char *k = lua_tostring(L, 2);
+        if (is_computed(l->desc, k) && l->desc->field(L, l, k)) return 1;
     }
-    if (!l->desc->extra_fields) {
-        lua_pushnil(L);
-        return 1;
-    }
-    lua_getiuservalue(L, 1, extra_uv(l));
-    lua_pushvalue(L, 2);
-    lua_rawget(L, -2);
-    return 1;
+    return no_field(L, l, "read");
 }
 
 static int layer_newindex(lua_State *L)
@@ -196,14 +248,43 @@ static int layer_newindex(lua_State *L)
         lua_pushvalue(L, 2);
         if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
             return luaL_error(L, "%s: %s is a method and cannot be assigned", name, k);
-        lua_settop(L, 3);
+        lua_pop(L, 1);
+        if (is_computed(l->desc, k)) {
+            lua_settop(L, 3);
+            if (l->desc->set_field && l->desc->set_field(L, l, k)) return 0;
+            return luaL_error(L, "%s: %s cannot be assigned (it follows the weights)", name, k);
+        }
     }
-    if (!l->desc->extra_fields)
-        return luaL_error(L, "%s: no field %s to assign", name, luaL_tolstring(L, 2, NULL));
-    lua_getiuservalue(L, 1, extra_uv(l));
-    lua_pushvalue(L, 2);
-    lua_pushvalue(L, 3);
-    lua_rawset(L, -3);
+    return no_field(L, l, "assign");
+}
+
+/* ---- methods every layer with parameters has --------------------------------------------- */
+
+/* layer:parameters(): the names of its parameters, in order. */
+static int layer_parameters(lua_State *L)
+{
+    lt_layer *l = lt_layer_self(L);
+    lt_layer_max_args(L, 0, "parameters");
+    lua_createtable(L, l->np, 0);
+    for (int p = 0; p < l->np; p++) {
+        lua_pushstring(L, l->desc->params[p]);
+        lua_rawseti(L, -2, p + 1);
+    }
+    return 1;
+}
+
+/* layer:reset([stdv]): every parameter redrawn as uniform(-stdv, stdv), in order, from the
+   engine's generator, as NumPy's legacy uniform draws. */
+static int layer_reset(lua_State *L)
+{
+    lt_layer *l = lt_layer_self(L);
+    lt_layer_max_args(L, 1, "reset");
+    for (int p = 0; p < l->np; p++) lt_layer_param(L, l, p, "reset");
+    double stdv = lua_isnoneornil(L, 2) ? l->desc->default_stdv(L, l) : luaL_checknumber(L, 2);
+    if (!(stdv >= 0) || isinf(stdv))
+        return luaL_error(L, "reset: stdv must be a finite number, not negative (got %f)", stdv);
+    ty_random *rng = lt_random_state(L); /* may allocate once: the parameters again after */
+    for (int p = 0; p < l->np; p++) ty_random_fill_range(rng, lt_layer_param(L, l, p, "reset"), -stdv, stdv);
     return 0;
 }
 
@@ -236,6 +317,14 @@ void lt_layer_register(lua_State *L, const lt_layer_desc *d, int nn)
         lt_push_tensor_metatables(L);
         lua_pushvalue(L, mt);
         luaL_setfuncs(L, d->methods, 3);
+        if (d->params) {
+            static const luaL_Reg common[] = {
+                { "parameters", layer_parameters }, { "reset", layer_reset }, { NULL, NULL }
+            };
+            lt_push_tensor_metatables(L);
+            lua_pushvalue(L, mt);
+            luaL_setfuncs(L, common, 3);
+        }
         lua_newtable(L); /* field name -> user value */
         int fields = mt + 2, np = count(d->params), ng = count(d->grads);
         for (int i = 0; i < np; i++) {

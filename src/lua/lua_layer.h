@@ -7,7 +7,10 @@
 
 #define LT_MAX_PARAMS 8
 
-/* The C struct of every layer starts with this. */
+/* The C struct of every layer starts with this. Every layer has the methods of its
+   descriptor and, if it has parameters, parameters() (their names, in order) and
+   reset([stdv]) (each redrawn as uniform(-stdv, stdv) in that order). A field that is not
+   the layer's is an error naming the fields it has, to read and to assign. */
 typedef struct lt_layer {
     const struct lt_layer_desc *desc;
     int np, ng;                         /* how many parameters and gradient fields */
@@ -21,15 +24,20 @@ typedef struct lt_layer_desc {
     const char *name;                  /* the constructor in tycho.nn; type "tycho.<name>" */
     const char *const *params;         /* parameter fields, NULL-terminated: tensors */
     const char *const *grads;          /* fields the methods set, NULL-terminated: tensor or nil */
+    const char *const *fields;         /* computed fields, NULL-terminated (field, set_field) */
     int caches;                        /* user values the methods keep between calls */
-    int extra_fields;                  /* whether other fields may be stored (kept in a table) */
     size_t size;                       /* bytes of the layer's struct (an lt_layer first) */
     lua_CFunction constructor;
     const luaL_Reg *methods;           /* each gets the upvalues below */
     /* pushes what tostring shows; NULL: the name and "()" */
     void (*describe)(lua_State *L, const lt_layer *layer);
-    /* pushes a computed read-only field (e.g. in_size) and returns 1, or returns 0 */
+    /* pushes computed field name (one of fields) and returns 1, or returns 0 */
     int (*field)(lua_State *L, const lt_layer *layer, const char *name);
+    /* assigns the value at index 3 to computed field name and returns 1, or returns 0 (the
+       field is read-only); may be NULL */
+    int (*set_field)(lua_State *L, lt_layer *layer, const char *name);
+    /* reset()'s default stdv; NULL if the layer has no parameters to reset */
+    double (*default_stdv)(lua_State *L, const lt_layer *layer);
     void (*free)(lt_layer *layer);     /* the struct's own resources, at __gc; may be NULL */
 } lt_layer_desc;
 
@@ -56,6 +64,14 @@ ty_tensor *lt_layer_param(lua_State *L, const lt_layer *layer, int p, const char
    (call `forward` first) or if it was closed since. */
 ty_tensor *lt_layer_cache(lua_State *L, int c, const char *fname, const char *forward,
                           const char *what);
+/* The same for a cache the forward may have left nil (an optional argument): NULL then. */
+ty_tensor *lt_layer_cache_opt(lua_State *L, int c, const char *fname, const char *forward,
+                              const char *what);
+/* Argument i, which must be a tensor or nil (NULL). */
+ty_tensor *lt_layer_opt_arg(lua_State *L, int i, const char *fname, const char *name);
+/* Raises unless the method got at most n arguments besides self (trailing nils are left-out
+   arguments). */
+void lt_layer_max_args(lua_State *L, int n, const char *fname);
 /* Keeps the value at index value in cache c, or in gradient field g (0-based). */
 void lt_layer_keep(lua_State *L, int c, int value);
 void lt_layer_set_grad(lua_State *L, int g, int value);
@@ -69,5 +85,8 @@ void lt_layer_allocated(lua_State *L, const ty_tensor *t, int ndim, const int64_
 void lt_layer_push_like(lua_State *L, int n, const ty_tensor *const *like, ty_tensor **out);
 void lt_layer_still_like(lua_State *L, int n, ty_tensor *const *out, const ty_tensor *const *like,
                          const char *fname, const char *const *names);
+
+/* Puts RNNLayer, LSTMLayer and GRULayer into the table at index nn (lua_recurrent.c). */
+void lt_register_recurrent(lua_State *L, int nn);
 
 #endif
