@@ -101,6 +101,15 @@ ty_tensor *lt_layer_cache_opt(lua_State *L, int c, const char *fname, const char
     return get_cache(L, c, fname, forward, what, 1);
 }
 
+const void *lt_layer_cache_ptr(lua_State *L, int c)
+{
+    const lt_layer *l = lua_touserdata(L, 1);
+    lua_getiuservalue(L, 1, cache_uv(l, c));
+    const void *p = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return p;
+}
+
 ty_tensor *lt_layer_opt_arg(lua_State *L, int i, const char *fname, const char *name)
 {
     if (lua_isnoneornil(L, i)) return NULL;

@@ -67,6 +67,8 @@ ty_tensor *lt_layer_cache(lua_State *L, int c, const char *fname, const char *fo
 /* The same for a cache the forward may have left nil (an optional argument): NULL then. */
 ty_tensor *lt_layer_cache_opt(lua_State *L, int c, const char *fname, const char *forward,
                               const char *what);
+/* What cache c holds now (NULL if nothing), to tell whether a call replaced it. */
+const void *lt_layer_cache_ptr(lua_State *L, int c);
 /* Argument i, which must be a tensor or nil (NULL). */
 ty_tensor *lt_layer_opt_arg(lua_State *L, int i, const char *fname, const char *name);
 /* Raises unless the method got at most n arguments besides self (trailing nils are left-out

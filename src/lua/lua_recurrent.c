@@ -34,6 +34,14 @@ typedef struct lt_recurrent {
     int path;     /* TY_PATH_* or lanes (the `path` field) */
 } lt_recurrent;
 
+/* Checks a method's argument count (at most n besides self) and makes arguments 2 .. n + 1
+   valid indices (nil where left out), without touching a stack that has them already. */
+static void arguments(lua_State *L, int n, const char *fname)
+{
+    lt_layer_max_args(L, n, fname);
+    if (lua_gettop(L) != n + 1) lua_settop(L, n + 1);
+}
+
 static const recurrent_kind *kind_of(const lt_layer *l)
 {
     return (const recurrent_kind *)l->desc;
@@ -58,6 +66,37 @@ static ty_recurrent math_of(lua_State *L, lt_recurrent *r, const char *fname)
     m.ws = &r->ws;
     m.a = &r->base.alloc;
     return m;
+}
+
+/* After an allocation: whether the layer's weights are the ones m was read with, none of
+   them or of the tensors in more[] closed since. A tensor's header changes only by closing
+   it and the arguments' stack slots are the call's, so then every check made still holds;
+   otherwise the caller reads and checks everything again. */
+static int unchanged(const lt_recurrent *r, const ty_recurrent *m, int n, ty_tensor *const *more)
+{
+    const ty_tensor *const *p = (const ty_tensor *const *)r->base.param;
+    if (p[P_W_IH] != m->W_ih || p[P_W_HH] != m->W_hh || p[P_B_IH] != m->b_ih ||
+        (m->b_hh && p[P_B_HH] != m->b_hh))
+        return 0;
+    if (!m->W_ih->data || !m->W_hh->data || !m->b_ih->data || (m->b_hh && !m->b_hh->data))
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (more[i] && !more[i]->data) return 0;
+    return 1;
+}
+
+/* The five caches from first (x, h0, c0, h, cache) as they are now: a finalizer may run the
+   layer's forward again, which replaces them. */
+static void caches_now(lua_State *L, int first, const void **ck)
+{
+    for (int c = 0; c < 5; c++) ck[c] = lt_layer_cache_ptr(L, first + c);
+}
+
+static int same_caches(lua_State *L, int first, const void *const *was)
+{
+    const void *now[5];
+    caches_now(L, first, now);
+    return !memcmp(now, was, sizeof now);
 }
 
 static void set_slot(lua_State *L, const lt_recurrent *r, int slot, int value)
@@ -126,8 +165,7 @@ static int rec_forward_step(lua_State *L)
 {
     lt_recurrent *r = (lt_recurrent *)lt_layer_self(L);
     const ty_cell *cell = kind_of(&r->base)->cell;
-    lt_layer_max_args(L, cell->has_c ? 3 : 2, "forward_step");
-    lua_settop(L, 4);
+    arguments(L, cell->has_c ? 3 : 2, "forward_step");
     step_use u;
     read_step(L, r, &u);
     int64_t N = u.x->shape[0], H = u.m.W_hh->shape[0];
@@ -137,7 +175,7 @@ static int rec_forward_step(lua_State *L)
     ty_tensor *cache = NULL, *next_c = NULL;
     if (cs[2]) cache = lt_push_new_up(L, 3, cs);
     if (cell->has_c) next_c = lt_push_new_up(L, 2, hs);
-    read_step(L, r, &u);
+    if (!unchanged(r, &u.m, 3, (ty_tensor *const[]){ u.x, u.h0, u.c0 })) read_step(L, r, &u);
     hs[0] = cs[0] = u.x->shape[0];
     hs[1] = u.m.W_hh->shape[0];
     cs[2] = ty_recurrent_cache_width(cell, hs[1]);
@@ -149,8 +187,8 @@ static int rec_forward_step(lua_State *L)
     raise_if(L, ty_recurrent_forward(&u.m, &h3, cache, &x3, u.h0, u.c0, &e), &e);
     if (next_c) ty_recurrent_last(&u.m, NULL, next_c, &h3, cache, u.h0, u.c0);
     lt_layer_keep(L, C_STEP_X, 2);
-    lt_layer_keep(L, C_STEP_H0, 3);
-    lt_layer_keep(L, C_STEP_C0, 4);
+    if (!cell->row_is_h) lt_layer_keep(L, C_STEP_H0, 3); /* the RNN's backward_step takes it */
+    if (cell->has_c) lt_layer_keep(L, C_STEP_C0, 4);
     lt_layer_keep(L, C_STEP_H, hi);
     if (cache) lt_layer_keep(L, C_STEP_CACHE, hi + 1);
     lua_pushvalue(L, hi);
@@ -166,6 +204,7 @@ static int rec_forward_step(lua_State *L)
 typedef struct step_back_use {
     ty_recurrent m;
     ty_tensor *dnext_h, *dnext_c, *x, *h0, *c0, *next_h, *cache;
+    const void *ck[5]; /* the caches read */
 } step_back_use;
 
 static void read_step_back(lua_State *L, lt_recurrent *r, int di, int ci, step_back_use *u)
@@ -182,6 +221,7 @@ static void read_step_back(lua_State *L, lt_recurrent *r, int di, int ci, step_b
     u->c0 = lt_layer_cache_opt(L, C_STEP_C0, f, fw, "prev_c");
     u->cache = ty_recurrent_cache_width(cell, 1) ? lt_layer_cache(L, C_STEP_CACHE, f, fw, "cache") : NULL;
     u->m = math_of(L, r, f);
+    caches_now(L, C_STEP_X, u->ck);
     int64_t N = u->next_h->shape[0], H = u->next_h->shape[1];
     ty_error e;
     if (prev_h)
@@ -220,8 +260,7 @@ static int rec_backward_step(lua_State *L)
     lt_recurrent *r = (lt_recurrent *)lt_layer_self(L);
     const ty_cell *cell = kind_of(&r->base)->cell;
     int di = cell->row_is_h ? 3 : 2, ci = cell->has_c ? 3 : 0;
-    lt_layer_max_args(L, cell->row_is_h || cell->has_c ? 2 : 1, "backward_step");
-    lua_settop(L, 3);
+    arguments(L, cell->row_is_h || cell->has_c ? 2 : 1, "backward_step");
     step_back_use u;
     read_step_back(L, r, di, ci, &u);
     const char *f = "backward_step";
@@ -234,7 +273,10 @@ static int rec_backward_step(lua_State *L)
     ty_tensor *g[4] = { NULL };
     push_weight_grads(L, &u.m, g);
     int dhi = unit_stride(L, di, 0), dci = u.dnext_c ? unit_stride(L, ci, 0) : 0;
-    read_step_back(L, r, di, ci, &u);
+    if (!unchanged(r, &u.m, 7, (ty_tensor *const[]){ u.dnext_h, u.dnext_c, u.x, u.h0, u.c0,
+                                                       u.next_h, u.cache }) ||
+        !same_caches(L, C_STEP_X, u.ck))
+        read_step_back(L, r, di, ci, &u);
     N = u.next_h->shape[0], H = u.next_h->shape[1], D = u.x->shape[1];
     sx[0] = sh[0] = N, sx[1] = D, sh[1] = H;
     lt_layer_allocated(L, dx, 2, sx, f, "dx");
@@ -282,8 +324,7 @@ static int rec_forward(lua_State *L)
 {
     lt_recurrent *r = (lt_recurrent *)lt_layer_self(L);
     const ty_cell *cell = kind_of(&r->base)->cell;
-    lt_layer_max_args(L, cell->has_c ? 3 : 2, "forward");
-    lua_settop(L, 4);
+    arguments(L, cell->has_c ? 3 : 2, "forward");
     seq_use u;
     read_seq(L, r, 2, &u);
     int xi = unit_stride(L, 2, 1);
@@ -295,7 +336,8 @@ static int rec_forward(lua_State *L)
     ty_tensor *h_n = lt_push_new_up(L, 2, ns);
     int ni = lua_gettop(L);
     ty_tensor *c_n = cell->has_c ? lt_push_new_up(L, 2, ns) : NULL;
-    read_seq(L, r, xi, &u);
+    if (!unchanged(r, &u.m, 3, (ty_tensor *const[]){ u.x, u.h0, u.c0 }) || xi != 2)
+        read_seq(L, r, xi, &u);
     hs[0] = cs[0] = ns[0] = u.x->shape[0];
     hs[1] = cs[1] = u.x->shape[1];
     hs[2] = ns[1] = u.m.W_hh->shape[0];
@@ -309,7 +351,7 @@ static int rec_forward(lua_State *L)
     ty_recurrent_last(&u.m, h_n, c_n, h, cache, u.h0, u.c0);
     lt_layer_keep(L, C_SEQ_X, xi);
     lt_layer_keep(L, C_SEQ_H0, 3);
-    lt_layer_keep(L, C_SEQ_C0, 4);
+    if (cell->has_c) lt_layer_keep(L, C_SEQ_C0, 4);
     lt_layer_keep(L, C_SEQ_H, hi);
     if (cache) lt_layer_keep(L, C_SEQ_CACHE, hi + 1);
     set_slot(L, r, S_H_N, ni);
@@ -323,6 +365,7 @@ static int rec_forward(lua_State *L)
 typedef struct seq_back_use {
     ty_recurrent m;
     ty_tensor *dout, *x, *h0, *c0, *h, *cache;
+    const void *ck[5]; /* the caches read */
 } seq_back_use;
 
 static void read_seq_back(lua_State *L, lt_recurrent *r, seq_back_use *u)
@@ -336,6 +379,7 @@ static void read_seq_back(lua_State *L, lt_recurrent *r, seq_back_use *u)
     u->h = lt_layer_cache(L, C_SEQ_H, f, "forward", "h");
     u->cache = ty_recurrent_cache_width(cell, 1) ? lt_layer_cache(L, C_SEQ_CACHE, f, "forward", "cache") : NULL;
     u->m = math_of(L, r, f);
+    caches_now(L, C_SEQ_X, u->ck);
     ty_error e;
     if (!ty_same_shape(u->dout, u->h)) {
         char s1[96], s2[96];
@@ -349,8 +393,7 @@ static int rec_backward(lua_State *L)
 {
     lt_recurrent *r = (lt_recurrent *)lt_layer_self(L);
     const ty_cell *cell = kind_of(&r->base)->cell;
-    lt_layer_max_args(L, 1, "backward");
-    lua_settop(L, 2);
+    arguments(L, 1, "backward");
     seq_back_use u;
     read_seq_back(L, r, &u);
     const char *f = "backward";
@@ -362,7 +405,9 @@ static int rec_backward(lua_State *L)
     push_weight_grads(L, &u.m, g);
     ty_tensor *dc0 = cell->has_c ? lt_push_new_up(L, 2, sh) : NULL;
     int di = unit_stride(L, 2, 0);
-    read_seq_back(L, r, &u);
+    if (!unchanged(r, &u.m, 6, (ty_tensor *const[]){ u.dout, u.x, u.h0, u.c0, u.h, u.cache }) ||
+        !same_caches(L, C_SEQ_X, u.ck))
+        read_seq_back(L, r, &u);
     sh[0] = u.h->shape[0], sh[1] = u.h->shape[2];
     lt_layer_allocated(L, dx, 3, u.x->shape, f, "dx");
     lt_layer_allocated(L, dh0, 2, sh, f, "dh0");

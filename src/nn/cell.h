@@ -31,6 +31,8 @@ typedef struct ty_cell_forward {
     int64_t pcs;
     const double *b_ih;     /* kH, contiguous */
     const double *b_hh;     /* kH, contiguous; NULL unless the cell has two biases */
+    int biased;             /* the biases are in the row block already: added gates' b_ih
+                               (+ b_hh), a stored gate's b_ih in its column and b_hh at dest */
 } ty_cell_forward;
 
 /* One step backward on hidden units [c0, c1). */

@@ -25,6 +25,12 @@ static void n_preactivation(double *pn, double *hn, const double *b_in, const do
 }
 
 TY_VECTOR_CLONES
+static void n_gate_biased(double *pn, const double *hn, const double *r, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++) pn[j] += r[j] * hn[j];
+}
+
+TY_VECTOR_CLONES
 static void gru_state(double *h, const double *z, const double *nn, const double *prev_h, int64_t n)
 {
     for (int64_t j = 0; j < n; j++) h[j] = (1.0 - z[j]) * nn[j] + z[j] * prev_h[j];
@@ -36,12 +42,15 @@ static void gru_forward(const ty_cell_forward *s)
     for (int64_t i = 0; i < s->N; i++) {
         double *row = s->row + i * s->rs + c0;
         for (int k = GATE_R; k <= GATE_Z; k++) {
-            add2(row + k * H, s->b_ih + k * H + c0, s->b_hh + k * H + c0, n);
+            if (!s->biased) add2(row + k * H, s->b_ih + k * H + c0, s->b_hh + k * H + c0, n);
             ty_vsigmoid(row + k * H, row + k * H, n);
         }
         double *pn = row + GATE_N * H;
-        n_preactivation(pn, row + COL_HN * H, s->b_ih + GATE_N * H + c0, s->b_hh + GATE_N * H + c0,
-                        row, n);
+        if (s->biased)
+            n_gate_biased(pn, row + COL_HN * H, row, n);
+        else
+            n_preactivation(pn, row + COL_HN * H, s->b_ih + GATE_N * H + c0,
+                            s->b_hh + GATE_N * H + c0, row, n);
         ty_vtanh(pn, pn, n);
         gru_state(s->h + i * s->hs + c0, row + GATE_Z * H, pn, s->prev_h + i * s->phs + c0, n);
     }

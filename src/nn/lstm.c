@@ -8,10 +8,11 @@
 
 enum { GATE_I, GATE_F, GATE_G, GATE_O, COL_C };
 
-/* m[0..n) += b[0..n), then the gate's function, in place */
+/* m[0..n) += b[0..n) (b NULL: added already), then the gate's function, in place */
 static void gate(double *m, const double *b, int64_t n, int is_tanh)
 {
-    for (int64_t j = 0; j < n; j++) m[j] += b[j];
+    if (b)
+        for (int64_t j = 0; j < n; j++) m[j] += b[j];
     if (is_tanh) ty_vtanh(m, m, n);
     else ty_vsigmoid(m, m, n);
 }
@@ -34,7 +35,8 @@ static void lstm_forward(const ty_cell_forward *s)
     int64_t H = s->H, c0 = s->c0, n = s->c1 - s->c0;
     for (int64_t r = 0; r < s->N; r++) {
         double *row = s->row + r * s->rs + c0, *h = s->h + r * s->hs + c0;
-        for (int k = GATE_I; k <= GATE_O; k++) gate(row + k * H, s->b_ih + k * H + c0, n, k == GATE_G);
+        for (int k = GATE_I; k <= GATE_O; k++)
+            gate(row + k * H, s->biased ? NULL : s->b_ih + k * H + c0, n, k == GATE_G);
         double *c = row + COL_C * H;
         lstm_state(c, row, row + GATE_F * H, row + GATE_G * H, s->prev_c + r * s->pcs + c0, n);
         ty_vtanh(h, c, n);

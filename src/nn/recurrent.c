@@ -378,27 +378,43 @@ static int64_t take(layout *l, int64_t n)
     return at;
 }
 
-/* The small regions every pass needs: the biases (contiguous), h0 and c0 (contiguous, or
-   zeros). */
+/* The small regions every pass needs: the biases, h0 and c0 with unit column strides: the
+   tensors themselves where they have them, else copies in the workspace at `at` (zeros
+   for a state left out). */
 typedef struct states {
-    double *b_ih, *b_hh, *h0, *c0;
+    const double *b_ih, *b_hh, *h0, *c0;
+    int64_t h0s, c0s; /* row strides */
 } states;
+
+static const double *vector_of(const ty_tensor *b, double *room)
+{
+    if (b->stride[0] == 1) return b->data;
+    for (int64_t j = 0; j < b->shape[0]; j++) room[j] = b->data[j * b->stride[0]];
+    return room;
+}
+
+static const double *state_of(const ty_tensor *h, double *room, int64_t N, int64_t H, int64_t *rs)
+{
+    if (h && h->stride[1] == 1) {
+        *rs = h->stride[0];
+        return h->data;
+    }
+    *rs = H;
+    if (h) copy_rows(room, h);
+    else memset(room, 0, (size_t)(N * H) * sizeof(double));
+    return room;
+}
 
 static void set_states(states *s, double *ws, int64_t at, const ty_recurrent *r, int64_t N,
                        int64_t H, const ty_tensor *h0, const ty_tensor *c0)
 {
     int64_t G = r->cell->gates * H;
-    s->b_ih = ws + at;
-    s->b_hh = r->cell->two_biases ? s->b_ih + G : NULL;
-    s->h0 = s->b_ih + 2 * G;
-    s->c0 = s->h0 + N * H;
-    for (int64_t j = 0; j < G; j++) s->b_ih[j] = r->b_ih->data[j * r->b_ih->stride[0]];
-    if (s->b_hh)
-        for (int64_t j = 0; j < G; j++) s->b_hh[j] = r->b_hh->data[j * r->b_hh->stride[0]];
-    if (h0) copy_rows(s->h0, h0);
-    else memset(s->h0, 0, (size_t)(N * H) * sizeof(double));
-    if (c0) copy_rows(s->c0, c0);
-    else memset(s->c0, 0, (size_t)(N * H) * sizeof(double));
+    double *room = ws + at;
+    s->b_ih = vector_of(r->b_ih, room);
+    s->b_hh = r->cell->two_biases ? vector_of(r->b_hh, room + G) : NULL;
+    s->h0 = state_of(h0, room + 2 * G, N, H, &s->h0s);
+    s->c0 = r->cell->has_c ? state_of(c0, room + 2 * G + N * H, N, H, &s->c0s) : NULL;
+    if (!r->cell->has_c) s->c0s = 0;
 }
 
 static int64_t states_size(int64_t N, int64_t H, int gates)
@@ -423,46 +439,66 @@ static int small_step(int64_t N, int64_t D, int64_t H, const ty_tensor *x, const
    that stored at column dest[b]*H, four columns at a time, in the GEMM path's order (x W_ih
    first); BLAS may round its sums differently, so the two paths agree to within rounding
    (spec/rnn_reference_spec.lua), not to the bit. */
+/* One gate block of one row, biases included: o[j] = x W_ih[:, j] + h W_hh[:, j] + bi[j]
+   (+ bh[j]) when oh is NULL; else o[j] = x W_ih[:, j] + bi[j] and oh[j] = h W_hh[:, j] +
+   bh[j]. bh is NULL for a cell with one bias. */
+static inline __attribute__((always_inline)) void small_gate(double *o, double *oh, const double *xr, const double *pr,
+                              const double *wi0, int64_t si, const double *wh0, int64_t sh,
+                              int64_t D, int64_t H, const double *bi, const double *bh)
+{
+    int64_t j = 0;
+    for (; j + 4 <= H; j += 4) {
+        ty_v4d c = { 0, 0, 0, 0 }, p = { 0, 0, 0, 0 };
+        const double *w = wi0 + j;
+        for (int64_t k = 0; k < D; k++, w += si) c += xr[k] * TY_LOAD4(w);
+        w = wh0 + j;
+        for (int64_t k = 0; k < H; k++, w += sh) p += pr[k] * TY_LOAD4(w);
+        if (!oh) {
+            ty_v4d bias = TY_LOAD4(bi + j);
+            if (bh) bias += TY_LOAD4(bh + j);
+            *(ty_v4d_u *)(o + j) = c + p + bias;
+        } else {
+            *(ty_v4d_u *)(o + j) = c + TY_LOAD4(bi + j);
+            *(ty_v4d_u *)(oh + j) = p + TY_LOAD4(bh + j);
+        }
+    }
+    for (; j < H; j++) {
+        double c = 0, p = 0;
+        for (int64_t k = 0; k < D; k++) c += xr[k] * wi0[k * si + j];
+        for (int64_t k = 0; k < H; k++) p += pr[k] * wh0[k * sh + j];
+        if (!oh) {
+            o[j] = c + p + (bh ? bi[j] + bh[j] : bi[j]);
+        } else {
+            o[j] = c + bi[j];
+            oh[j] = p + bh[j];
+        }
+    }
+}
+
+/* A notebook-sized step's products and biases in one pass, without GEMM calls and their
+   dispatch, four columns at a time, in the GEMM path's order (x W_ih, then h W_hh, then
+   the bias); BLAS may round its sums differently, so the two paths agree to within
+   rounding (spec/recurrent_reference_spec.lua), not to the bit. */
 TY_VECTOR_CLONES
 static void small_step_sums(double *row, int64_t rs, const ty_tensor *xt, const double *ph,
                             int64_t phs, const ty_tensor *W_ih, const ty_tensor *W_hh,
-                            const ty_cell *cell)
+                            const ty_cell *cell, const double *b_ih, const double *b_hh)
 {
     int64_t N = xt->shape[0], D = xt->shape[1], H = W_hh->shape[0];
     int64_t si = W_ih->stride[0], sh = W_hh->stride[0];
-    for (int64_t i = 0; i < N; i++) {
-        const double *xr = xt->data + i * xt->stride[0], *pr = ph + i * phs;
-        for (int b = 0; b < cell->gates; b++) {
-            double *o = row + i * rs + b * H, *oh = row + i * rs + cell->dest[b] * H;
-            const double *wi0 = W_ih->data + b * H, *wh0 = W_hh->data + b * H;
-            int acc = cell->acc[b];
-            int64_t j = 0;
-            for (; j + 4 <= H; j += 4) {
-                ty_v4d c = { 0, 0, 0, 0 }, p = { 0, 0, 0, 0 };
-                const double *w = wi0 + j;
-                for (int64_t k = 0; k < D; k++, w += si) c += xr[k] * TY_LOAD4(w);
-                w = wh0 + j;
-                for (int64_t k = 0; k < H; k++, w += sh) p += pr[k] * TY_LOAD4(w);
-                if (acc) {
-                    *(ty_v4d_u *)(o + j) = c + p;
-                } else {
-                    *(ty_v4d_u *)(o + j) = c;
-                    *(ty_v4d_u *)(oh + j) = p;
-                }
-            }
-            for (; j < H; j++) {
-                double c = 0, p = 0;
-                for (int64_t k = 0; k < D; k++) c += xr[k] * wi0[k * si + j];
-                for (int64_t k = 0; k < H; k++) p += pr[k] * wh0[k * sh + j];
-                if (acc) {
-                    o[j] = c + p;
-                } else {
-                    o[j] = c;
-                    oh[j] = p;
-                }
-            }
-        }
+    int gates = cell->gates;
+    if (!b_hh) { /* one bias, every gate added: the RNN, the LSTM (specialized inline) */
+        for (int64_t i = 0; i < N; i++)
+            for (int b = 0; b < gates; b++)
+                small_gate(row + i * rs + b * H, NULL, xt->data + i * xt->stride[0], ph + i * phs,
+                           W_ih->data + b * H, si, W_hh->data + b * H, sh, D, H, b_ih + b * H, NULL);
+        return;
     }
+    for (int64_t i = 0; i < N; i++)
+        for (int b = 0; b < gates; b++)
+            small_gate(row + i * rs + b * H, cell->acc[b] ? NULL : row + i * rs + cell->dest[b] * H,
+                       xt->data + i * xt->stride[0], ph + i * phs, W_ih->data + b * H, si,
+                       W_hh->data + b * H, sh, D, H, b_ih + b * H, b_hh + b * H);
 }
 
 /* What a step forward reads and writes, for the cell. */
@@ -478,11 +514,12 @@ static ty_cell_forward cell_forward_args(const ty_cell *cell, const ty_tensor *r
     f.h = h->data + t * h->stride[1];
     f.hs = h->stride[0];
     f.prev_h = t == 0 ? s->h0 : h->data + (t - 1) * h->stride[1];
-    f.phs = t == 0 ? H : h->stride[0];
+    f.phs = t == 0 ? s->h0s : h->stride[0];
     f.prev_c = t == 0 ? s->c0 : f.row - rows->stride[1] + cell->c_col * H;
-    f.pcs = t == 0 ? H : rows->stride[0];
+    f.pcs = t == 0 ? s->c0s : rows->stride[0];
     f.b_ih = s->b_ih;
     f.b_hh = s->b_hh;
+    f.biased = 0;
     (void)T;
     return f;
 }
@@ -568,8 +605,26 @@ int ty_recurrent_forward(const ty_recurrent *r, ty_tensor *h, ty_tensor *cache,
               rows->stride[2] == 1 && h->stride[2] == 1);
     if (N == 0 || T == 0 || H == 0) return TY_OK; /* h is empty: no step to take, however many */
     ty_tensor X2, R2;
-    if (!as_rows(&X2, x) || !as_rows(&R2, rows))
+    if (T == 1) { /* a step: no reshaping to do */
+        X2 = step_of(x, 0);
+        R2 = step_of(rows, 0);
+    } else if (!as_rows(&X2, x) || !as_rows(&R2, rows)) {
         return ty_fail(e, TY_EARG, "forward: x must be reshapeable to (N*T) x D");
+    }
+    if (small_step(N, D, H, x, r)) { /* notebook-sized: every step's products in one pass */
+        int64_t at_s = 0;
+        if ((rc = ty_workspace_reserve(r->ws, states_size(N, H, cell->gates), r->a, e))) return rc;
+        states s;
+        set_states(&s, r->ws->data, at_s, r, N, H, h0, c0);
+        for (int64_t t = 0; t < T; t++) {
+            ty_cell_forward f = cell_forward_args(cell, rows, h, &s, t, 0, H);
+            ty_tensor xt = step_of(x, t);
+            small_step_sums(f.row, f.rs, &xt, f.prev_h, f.phs, r->W_ih, r->W_hh, cell, s.b_ih, s.b_hh);
+            f.biased = 1;
+            cell->forward(&f);
+        }
+        return TY_OK;
+    }
     ty_tensor pre = columns(&R2, 0, G); /* the input projections */
     step_plan plan = plan_steps(r->path, N, T, H);
     int fits = ty_packed_fits(&pre, &X2);
@@ -584,7 +639,6 @@ int ty_recurrent_forward(const ty_recurrent *r, ty_tensor *h, ty_tensor *cache,
 
     product_run runs[4];
     int nruns = product_runs(cell, runs);
-    int small = small_step(N, D, H, x, r);
     layout l = { 0 };
     int64_t at_p[4] = { 0 };
     if (plan.lanes)
@@ -600,24 +654,17 @@ int ty_recurrent_forward(const ty_recurrent *r, ty_tensor *h, ty_tensor *cache,
         packed[i] = r->ws->data + at_p[i];
     }
     /* all input projections at once, straight into the rows */
-    if (!small && (rc = ty_gemm(&pre, &X2, r->W_ih, 0.0, r->a, e))) return rc;
+    if ((rc = ty_gemm(&pre, &X2, r->W_ih, 0.0, r->a, e))) return rc;
     for (int64_t t = 0; t < T; t++) {
         ty_cell_forward f = cell_forward_args(cell, rows, h, &s, t, 0, H);
-        if (small) {
-            ty_tensor xt = step_of(x, t);
-            small_step_sums(f.row, f.rs, &xt, f.prev_h, f.phs, r->W_ih, r->W_hh, cell);
-        } else {
-            ty_tensor prev = matrix((double *)f.prev_h, N, H, f.phs, 1);
-            for (int i = 0; i < nruns; i++) {
-                ty_tensor out = matrix(f.row + runs[i].dest * H, N, runs[i].count * H, f.rs, 1);
-                if (packed[i] && ty_packed_fits(&out, &prev)) {
-                    ty_packed_gemm(&out, &prev, packed[i], runs[i].acc);
-                } else {
-                    ty_tensor w = columns(r->W_hh, runs[i].first * H,
-                                          (runs[i].first + runs[i].count) * H);
-                    if ((rc = ty_gemm(&out, &prev, &w, runs[i].acc ? 1.0 : 0.0, r->a, e)))
-                        return rc;
-                }
+        ty_tensor prev = matrix((double *)f.prev_h, N, H, f.phs, 1);
+        for (int i = 0; i < nruns; i++) {
+            ty_tensor out = matrix(f.row + runs[i].dest * H, N, runs[i].count * H, f.rs, 1);
+            if (packed[i] && ty_packed_fits(&out, &prev)) {
+                ty_packed_gemm(&out, &prev, packed[i], runs[i].acc);
+            } else {
+                ty_tensor w = columns(r->W_hh, runs[i].first * H, (runs[i].first + runs[i].count) * H);
+                if ((rc = ty_gemm(&out, &prev, &w, runs[i].acc ? 1.0 : 0.0, r->a, e))) return rc;
             }
         }
         cell->forward(&f);
@@ -676,9 +723,9 @@ static ty_cell_backward cell_backward_args(const ty_cell *cell, const ty_tensor 
     b.h = h->data + t * h->stride[1];
     b.hs = h->stride[0];
     b.prev_h = t == 0 ? s->h0 : h->data + (t - 1) * h->stride[1];
-    b.phs = t == 0 ? H : h->stride[0];
+    b.phs = t == 0 ? s->h0s : h->stride[0];
     b.prev_c = t == 0 ? s->c0 : b.row - rows->stride[1] + cell->c_col * H;
-    b.pcs = t == 0 ? H : rows->stride[0];
+    b.pcs = t == 0 ? s->c0s : rows->stride[0];
     b.dout = dout->data + t * dout->stride[1];
     b.dos = dout->stride[0];
     return b;

@@ -11,7 +11,8 @@ static void rnn_forward(const ty_cell_forward *s)
     for (int64_t i = 0; i < s->N; i++) {
         double *row = s->row + i * s->rs + s->c0;
         const double *b = s->b_ih + s->c0;
-        for (int64_t j = 0; j < n; j++) row[j] += b[j];
+        if (!s->biased)
+            for (int64_t j = 0; j < n; j++) row[j] += b[j];
         if (!whole) ty_vtanh(row, row, n);
     }
     if (whole) ty_vtanh(s->row, s->row, s->N * s->H);
