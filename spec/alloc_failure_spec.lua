@@ -266,6 +266,62 @@ function test_rnn_backward()
   end)
 end
 
+-- ---- the LSTM and GRU layers, the same way; with big enough sizes, the packed and lane
+-- paths' workspaces as well ---------------------------------------------------------------
+
+-- backward's results, five of them at most (the GRU's six: its two bias gradients as one table)
+local function five(dx, dh0, dW_ih, dW_hh, db, db_hh)
+  return dx, dh0, dW_ih, dW_hh, db_hh and { db, db_hh } or db
+end
+
+for _, kind in ipairs { "LSTMLayer", "GRULayer" } do
+  local lstm = kind == "LSTMLayer"
+  _ENV["test_" .. kind .. "_constructor_and_reset"] = function()
+    fail_each_allocation(function()
+      tycho.random.seed(1)
+      local l = nn[kind](D, H)
+      l:reset()
+      return l.W_ih, l.W_hh, l:parameters()
+    end)
+  end
+  _ENV["test_" .. kind .. "_steps"] = function()
+    local _, h0, _, x1, dnext = inputs()
+    tycho.random.seed(1)
+    local l = nn[kind](D, H)
+    fail_each_allocation(function() return l:forward_step(x1, h0, lstm and h0 or nil) end)
+    fail_each_allocation(function() return l:forward_step(x1) end)
+    l:forward_step(x1, h0)
+    fail_each_allocation(function()
+      local dx = lstm and l:backward_step(dnext, dnext) or l:backward_step(dnext)
+      return dx, l.dprev_H, l.dW_ih, l.dW_hh, l.dW_hh
+    end)
+  end
+  for _, path in ipairs { "auto", "blas", 1, 2 } do
+    _ENV["test_" .. kind .. "_sequence_path_" .. path] = function()
+      tycho.random.seed(3)
+      local Nl, Tl, Dl, Hl = 9, 8, 5, 17 -- N*T >= 4*H: a long sequence
+      local x, h0, dout = tycho.randn(Nl, Tl, Dl), tycho.randn(Nl, Hl), tycho.randn(Nl, Tl, Hl)
+      local function fresh()
+        tycho.random.seed(1)
+        local l = nn[kind](Dl, Hl)
+        l.path = path
+        return l
+      end
+      local l = fresh()
+      fail_each_allocation(function() return l:forward(x, h0), l.h_n end)
+      fail_each_allocation(function() return l:forward(x:transpose(1, 2):contiguous():transpose(1, 2)) end)
+      l:forward(x, h0)
+      fail_each_allocation(function() return five(l:backward(dout)) end)
+      -- a fresh layer reserves its workspace on the first forward and backward: fail those too
+      fail_each_allocation(function()
+        local f = fresh()
+        f:forward(x, h0)
+        return five(f:backward(dout))
+      end)
+    end
+  end
+end
+
 function test_tanh_layer()
   local x = inputs()
   local layer = nn.Tanh()
