@@ -78,7 +78,8 @@ do
   rnn.W_ih = np.linspace(-0.1, 0.9, D*H):reshape(D, H)
   rnn.W_hh = np.linspace(-0.3, 0.7, H*H):reshape(H, H)
   rnn.b = np.linspace(-0.2, 0.4, H)
-  rnn.x = { x }
+  -- (the notebook's rnn.x = [x] fed its Python layer's cache; tycho's layer keeps
+  -- forward_step's x itself, and a field it does not have is an error)
   local out = rnn:forward_step(x, prev_H)
 
   local dnext_h = np.linspace(-0.2, 0.4, N*H):reshape(N, H)
