@@ -40,6 +40,7 @@ void lt_layer_set_param(lua_State *L, int layer, int p, int value)
     layer = lua_absindex(L, layer);
     lt_layer *l = lua_touserdata(L, layer);
     l->param[p] = lua_touserdata(L, value);
+    l->assigned++;
     lua_pushvalue(L, value);
     lua_setiuservalue(L, layer, p + 1);
 }

@@ -18,6 +18,9 @@ typedef struct lt_layer {
     /* the tensors in the parameter user values, which keep them alive: read on every call,
        set by assignment to the field */
     ty_tensor *param[LT_MAX_PARAMS];
+    unsigned assigned;                  /* parameter assignments so far: a method that saw
+                                           the same count after an allocation holds the same
+                                           parameter objects (addresses can be reused) */
 } lt_layer;
 
 typedef struct lt_layer_desc {

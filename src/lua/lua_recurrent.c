@@ -19,8 +19,7 @@ enum { S_DPREV_H, S_DPREV_C, S_DW_IH, S_DW_HH, S_DB_IH, S_DB_HH, S_DX, S_DH0, S_
        S_C_N, NSLOTS };
 
 /* What the last forward_step and the last forward kept. */
-enum { C_STEP_X, C_STEP_H0, C_STEP_C0, C_STEP_H, C_STEP_CACHE,
-       C_SEQ_X, C_SEQ_H0, C_SEQ_C0, C_SEQ_H, C_SEQ_CACHE, NCACHES };
+enum { C_STEP_X, C_STEP_H0, C_STEP_C0, C_STEP_H, C_SEQ_X, C_SEQ_H0, C_SEQ_C0, C_SEQ_H, NCACHES };
 
 typedef struct recurrent_kind {
     lt_layer_desc desc; /* first: a layer's desc is its kind */
@@ -28,10 +27,18 @@ typedef struct recurrent_kind {
     signed char slot[NSLOTS]; /* the gradient field of each meaning, -1 if the layer has none */
 } recurrent_kind;
 
+/* What backward needs beyond h (the LSTM's gates and c, the GRU's gates and h W_hn + b_hn)
+   is the layer's own: a buffer per kind of forward, grown as needed and reused, never handed
+   to a script (a fresh one per forward would be an mmap and its zeroed pages every call: a
+   quarter of the LSTM's time at N64 T50 H512). */
 typedef struct lt_recurrent {
     lt_layer base;
-    ty_tensor ws; /* workspace of the passes, kept between calls */
-    int path;     /* TY_PATH_* or lanes (the `path` field) */
+    ty_tensor ws;         /* workspace of the passes, kept between calls */
+    ty_tensor step_cache; /* the last forward_step's cache, N x 1 x W */
+    ty_tensor seq_cache;  /* the last forward's, N x T x W */
+    int path;             /* TY_PATH_* or lanes (the `path` field) */
+    unsigned forwards;    /* forwards and forward_steps begun: a backward that saw the same
+                             count after an allocation reads the same caches */
 } lt_recurrent;
 
 /* Checks a method's argument count (at most n besides self) and makes arguments 2 .. n + 1
@@ -68,16 +75,25 @@ static ty_recurrent math_of(lua_State *L, lt_recurrent *r, const char *fname)
     return m;
 }
 
-/* After an allocation: whether the layer's weights are the ones m was read with, none of
-   them or of the tensors in more[] closed since. A tensor's header changes only by closing
-   it and the arguments' stack slots are the call's, so then every check made still holds;
-   otherwise the caller reads and checks everything again. */
-static int unchanged(const lt_recurrent *r, const ty_recurrent *m, int n, ty_tensor *const *more)
+/* What a method read, to tell after an allocation whether a finalizer changed any of it. */
+typedef struct seen {
+    unsigned assigned, forwards;
+} seen;
+
+static seen seen_now(const lt_recurrent *r)
 {
-    const ty_tensor *const *p = (const ty_tensor *const *)r->base.param;
-    if (p[P_W_IH] != m->W_ih || p[P_W_HH] != m->W_hh || p[P_B_IH] != m->b_ih ||
-        (m->b_hh && p[P_B_HH] != m->b_hh))
-        return 0;
+    seen s = { r->base.assigned, r->forwards };
+    return s;
+}
+
+/* After an allocation: whether no parameter was assigned and no forward begun since s, and
+   none of the weights and of the tensors in more[] was closed. A tensor's header changes only
+   by closing it and the arguments' stack slots are the call's, so then every check made still
+   holds; otherwise the caller reads and checks everything again. */
+static int unchanged(const lt_recurrent *r, seen s, const ty_recurrent *m, int n,
+                     ty_tensor *const *more)
+{
+    if (r->base.assigned != s.assigned || r->forwards != s.forwards) return 0;
     if (!m->W_ih->data || !m->W_hh->data || !m->b_ih->data || (m->b_hh && !m->b_hh->data))
         return 0;
     for (int i = 0; i < n; i++)
@@ -85,18 +101,30 @@ static int unchanged(const lt_recurrent *r, const ty_recurrent *m, int n, ty_ten
     return 1;
 }
 
-/* The five caches from first (x, h0, c0, h, cache) as they are now: a finalizer may run the
-   layer's forward again, which replaces them. */
-static void caches_now(lua_State *L, int first, const void **ck)
+/* The layer's cache buffer seen as N x T x W (NULL for the RNN, which has none). */
+static ty_tensor *cache_view(ty_tensor *view, const ty_tensor *buf, const ty_cell *cell,
+                             int64_t N, int64_t T, int64_t H)
 {
-    for (int c = 0; c < 5; c++) ck[c] = lt_layer_cache_ptr(L, first + c);
+    int64_t W = ty_recurrent_cache_width(cell, H);
+    if (!W) return NULL;
+    memset(view, 0, sizeof *view);
+    view->data = buf->data;
+    view->ndim = 3;
+    view->shape[0] = N, view->shape[1] = T, view->shape[2] = W;
+    view->stride[0] = T * W, view->stride[1] = W, view->stride[2] = 1;
+    return view;
 }
 
-static int same_caches(lua_State *L, int first, const void *const *was)
+/* Before a forward writes its cache buffer: the caches of the last one are no longer whole
+   (a forward that fails leaves "call forward first"), and the buffer holds n elements. */
+static void begin_forward(lua_State *L, lt_recurrent *r, int h_cache, ty_tensor *buf, int64_t n)
 {
-    const void *now[5];
-    caches_now(L, first, now);
-    return !memcmp(now, was, sizeof now);
+    r->forwards++;
+    lua_pushnil(L);
+    lt_layer_keep(L, h_cache, -1);
+    lua_pop(L, 1);
+    ty_error e;
+    if (n) raise_if(L, ty_workspace_reserve(buf, n, &r->base.alloc, &e), &e);
 }
 
 static void set_slot(lua_State *L, const lt_recurrent *r, int slot, int value)
@@ -147,6 +175,7 @@ static int unit_stride(lua_State *L, int i, int rows)
 typedef struct step_use {
     ty_recurrent m;
     ty_tensor *x, *h0, *c0;
+    seen s;
 } step_use;
 
 static void read_step(lua_State *L, lt_recurrent *r, step_use *u)
@@ -156,6 +185,7 @@ static void read_step(lua_State *L, lt_recurrent *r, step_use *u)
     u->h0 = lt_layer_opt_arg(L, 3, "forward_step", "prev_h");
     u->c0 = cell->has_c ? lt_layer_opt_arg(L, 4, "forward_step", "prev_c") : NULL;
     u->m = math_of(L, r, "forward_step");
+    u->s = seen_now(r);
     ty_error e;
     raise_if(L, ty_recurrent_check_input(&u->m, u->x, 0, u->h0, u->c0, "forward_step", "prev_h",
                                          "prev_c", &e), &e);
@@ -169,20 +199,18 @@ static int rec_forward_step(lua_State *L)
     step_use u;
     read_step(L, r, &u);
     int64_t N = u.x->shape[0], H = u.m.W_hh->shape[0];
-    int64_t hs[2] = { N, H }, cs[3] = { N, 1, ty_recurrent_cache_width(cell, H) };
+    int64_t hs[2] = { N, H };
     ty_tensor *next_h = lt_push_new_up(L, 2, hs);
     int hi = lua_gettop(L);
-    ty_tensor *cache = NULL, *next_c = NULL;
-    if (cs[2]) cache = lt_push_new_up(L, 3, cs);
-    if (cell->has_c) next_c = lt_push_new_up(L, 2, hs);
-    if (!unchanged(r, &u.m, 3, (ty_tensor *const[]){ u.x, u.h0, u.c0 })) read_step(L, r, &u);
-    hs[0] = cs[0] = u.x->shape[0];
-    hs[1] = u.m.W_hh->shape[0];
-    cs[2] = ty_recurrent_cache_width(cell, hs[1]);
+    ty_tensor *next_c = cell->has_c ? lt_push_new_up(L, 2, hs) : NULL;
+    if (!unchanged(r, u.s, &u.m, 3, (ty_tensor *const[]){ u.x, u.h0, u.c0 })) read_step(L, r, &u);
+    hs[0] = N = u.x->shape[0];
+    hs[1] = H = u.m.W_hh->shape[0];
     lt_layer_allocated(L, next_h, 2, hs, "forward_step", "next_h");
-    if (cache) lt_layer_allocated(L, cache, 3, cs, "forward_step", "the step's cache");
     if (next_c) lt_layer_allocated(L, next_c, 2, hs, "forward_step", "next_c");
-    ty_tensor x3 = as_sequence(u.x), h3 = as_sequence(next_h);
+    begin_forward(L, r, C_STEP_H, &r->step_cache, N * ty_recurrent_cache_width(cell, H));
+    ty_tensor x3 = as_sequence(u.x), h3 = as_sequence(next_h), cv;
+    ty_tensor *cache = cache_view(&cv, &r->step_cache, cell, N, 1, H);
     ty_error e;
     raise_if(L, ty_recurrent_forward(&u.m, &h3, cache, &x3, u.h0, u.c0, &e), &e);
     if (next_c) ty_recurrent_last(&u.m, NULL, next_c, &h3, cache, u.h0, u.c0);
@@ -190,11 +218,7 @@ static int rec_forward_step(lua_State *L)
     if (!cell->row_is_h) lt_layer_keep(L, C_STEP_H0, 3); /* the RNN's backward_step takes it */
     if (cell->has_c) lt_layer_keep(L, C_STEP_C0, 4);
     lt_layer_keep(L, C_STEP_H, hi);
-    if (cache) lt_layer_keep(L, C_STEP_CACHE, hi + 1);
-    lua_pushvalue(L, hi);
-    if (!next_c) return 1;
-    lua_pushvalue(L, hi + (cache ? 2 : 1));
-    return 2;
+    return next_c ? 2 : 1;
 }
 
 /* ---- backward_step ----------------------------------------------------------------------- */
@@ -203,8 +227,8 @@ static int rec_forward_step(lua_State *L)
    [, dnext_c]); GRULayer:backward_step(dnext_h). */
 typedef struct step_back_use {
     ty_recurrent m;
-    ty_tensor *dnext_h, *dnext_c, *x, *h0, *c0, *next_h, *cache;
-    const void *ck[5]; /* the caches read */
+    ty_tensor *dnext_h, *dnext_c, *x, *h0, *c0, *next_h, *cache, cv;
+    seen s;
 } step_back_use;
 
 static void read_step_back(lua_State *L, lt_recurrent *r, int di, int ci, step_back_use *u)
@@ -219,10 +243,10 @@ static void read_step_back(lua_State *L, lt_recurrent *r, int di, int ci, step_b
     u->next_h = lt_layer_cache(L, C_STEP_H, f, fw, "next_h");
     u->h0 = given_h ? prev_h : lt_layer_cache_opt(L, C_STEP_H0, f, fw, "prev_h");
     u->c0 = lt_layer_cache_opt(L, C_STEP_C0, f, fw, "prev_c");
-    u->cache = ty_recurrent_cache_width(cell, 1) ? lt_layer_cache(L, C_STEP_CACHE, f, fw, "cache") : NULL;
     u->m = math_of(L, r, f);
-    caches_now(L, C_STEP_X, u->ck);
+    u->s = seen_now(r);
     int64_t N = u->next_h->shape[0], H = u->next_h->shape[1];
+    u->cache = cache_view(&u->cv, &r->step_cache, cell, N, 1, H);
     ty_error e;
     if (prev_h)
         raise_if(L, ty_check_matrix(prev_h, "prev_h", N, H, "the shape of forward_step's prev_h", f, &e), &e);
@@ -232,7 +256,7 @@ static void read_step_back(lua_State *L, lt_recurrent *r, int di, int ci, step_b
     raise_if(L, ty_recurrent_check_fit(&u->m, u->x->shape[1], H, f, &e), &e);
 }
 
-/* Pushes the weights' gradients, shaped as the parameters (n of them). */
+/* Pushes the weights' gradients, shaped as the parameters. */
 static void push_weight_grads(lua_State *L, const ty_recurrent *m, ty_tensor **g)
 {
     const ty_tensor *like[4] = { m->W_ih, m->W_hh, m->b_ih, m->b_hh };
@@ -273,9 +297,8 @@ static int rec_backward_step(lua_State *L)
     ty_tensor *g[4] = { NULL };
     push_weight_grads(L, &u.m, g);
     int dhi = unit_stride(L, di, 0), dci = u.dnext_c ? unit_stride(L, ci, 0) : 0;
-    if (!unchanged(r, &u.m, 7, (ty_tensor *const[]){ u.dnext_h, u.dnext_c, u.x, u.h0, u.c0,
-                                                       u.next_h, u.cache }) ||
-        !same_caches(L, C_STEP_X, u.ck))
+    if (!unchanged(r, u.s, &u.m, 6, (ty_tensor *const[]){ u.dnext_h, u.dnext_c, u.x, u.h0, u.c0,
+                                                          u.next_h }))
         read_step_back(L, r, di, ci, &u);
     N = u.next_h->shape[0], H = u.next_h->shape[1], D = u.x->shape[1];
     sx[0] = sh[0] = N, sx[1] = D, sh[1] = H;
@@ -306,6 +329,7 @@ static int rec_backward_step(lua_State *L)
 typedef struct seq_use {
     ty_recurrent m;
     ty_tensor *x, *h0, *c0;
+    seen s;
 } seq_use;
 
 static void read_seq(lua_State *L, lt_recurrent *r, int xi, seq_use *u)
@@ -316,6 +340,7 @@ static void read_seq(lua_State *L, lt_recurrent *r, int xi, seq_use *u)
     u->h0 = lt_layer_opt_arg(L, 3, "forward", "h0");
     u->c0 = cell->has_c ? lt_layer_opt_arg(L, 4, "forward", "c0") : NULL;
     u->m = math_of(L, r, "forward");
+    u->s = seen_now(r);
     ty_error e;
     raise_if(L, ty_recurrent_check_input(&u->m, u->x, 1, u->h0, u->c0, "forward", "h0", "c0", &e), &e);
 }
@@ -329,23 +354,21 @@ static int rec_forward(lua_State *L)
     read_seq(L, r, 2, &u);
     int xi = unit_stride(L, 2, 1);
     int64_t N = u.x->shape[0], T = u.x->shape[1], H = u.m.W_hh->shape[0];
-    int64_t hs[3] = { N, T, H }, cs[3] = { N, T, ty_recurrent_cache_width(cell, H) }, ns[2] = { N, H };
+    int64_t hs[3] = { N, T, H }, ns[2] = { N, H };
     ty_tensor *h = lt_push_new_up(L, 3, hs);
     int hi = lua_gettop(L);
-    ty_tensor *cache = cs[2] ? lt_push_new_up(L, 3, cs) : NULL;
     ty_tensor *h_n = lt_push_new_up(L, 2, ns);
-    int ni = lua_gettop(L);
     ty_tensor *c_n = cell->has_c ? lt_push_new_up(L, 2, ns) : NULL;
-    if (!unchanged(r, &u.m, 3, (ty_tensor *const[]){ u.x, u.h0, u.c0 }) || xi != 2)
+    if (!unchanged(r, u.s, &u.m, 3, (ty_tensor *const[]){ u.x, u.h0, u.c0 }) || xi != 2)
         read_seq(L, r, xi, &u);
-    hs[0] = cs[0] = ns[0] = u.x->shape[0];
-    hs[1] = cs[1] = u.x->shape[1];
-    hs[2] = ns[1] = u.m.W_hh->shape[0];
-    cs[2] = ty_recurrent_cache_width(cell, hs[2]);
+    hs[0] = ns[0] = N = u.x->shape[0];
+    hs[1] = T = u.x->shape[1];
+    hs[2] = ns[1] = H = u.m.W_hh->shape[0];
     lt_layer_allocated(L, h, 3, hs, "forward", "h");
-    if (cache) lt_layer_allocated(L, cache, 3, cs, "forward", "the cache");
     lt_layer_allocated(L, h_n, 2, ns, "forward", "h_n");
     if (c_n) lt_layer_allocated(L, c_n, 2, ns, "forward", "c_n");
+    begin_forward(L, r, C_SEQ_H, &r->seq_cache, N * T * ty_recurrent_cache_width(cell, H));
+    ty_tensor cv, *cache = cache_view(&cv, &r->seq_cache, cell, N, T, H);
     ty_error e;
     raise_if(L, ty_recurrent_forward(&u.m, h, cache, u.x, u.h0, u.c0, &e), &e);
     ty_recurrent_last(&u.m, h_n, c_n, h, cache, u.h0, u.c0);
@@ -353,9 +376,8 @@ static int rec_forward(lua_State *L)
     lt_layer_keep(L, C_SEQ_H0, 3);
     if (cell->has_c) lt_layer_keep(L, C_SEQ_C0, 4);
     lt_layer_keep(L, C_SEQ_H, hi);
-    if (cache) lt_layer_keep(L, C_SEQ_CACHE, hi + 1);
-    set_slot(L, r, S_H_N, ni);
-    if (c_n) set_slot(L, r, S_C_N, ni + 1);
+    set_slot(L, r, S_H_N, hi + 1);
+    if (c_n) set_slot(L, r, S_C_N, hi + 2);
     lua_pushvalue(L, hi);
     return 1;
 }
@@ -364,8 +386,8 @@ static int rec_forward(lua_State *L)
 
 typedef struct seq_back_use {
     ty_recurrent m;
-    ty_tensor *dout, *x, *h0, *c0, *h, *cache;
-    const void *ck[5]; /* the caches read */
+    ty_tensor *dout, *x, *h0, *c0, *h, *cache, cv;
+    seen s;
 } seq_back_use;
 
 static void read_seq_back(lua_State *L, lt_recurrent *r, seq_back_use *u)
@@ -377,9 +399,9 @@ static void read_seq_back(lua_State *L, lt_recurrent *r, seq_back_use *u)
     u->h0 = lt_layer_cache_opt(L, C_SEQ_H0, f, "forward", "h0");
     u->c0 = lt_layer_cache_opt(L, C_SEQ_C0, f, "forward", "c0");
     u->h = lt_layer_cache(L, C_SEQ_H, f, "forward", "h");
-    u->cache = ty_recurrent_cache_width(cell, 1) ? lt_layer_cache(L, C_SEQ_CACHE, f, "forward", "cache") : NULL;
     u->m = math_of(L, r, f);
-    caches_now(L, C_SEQ_X, u->ck);
+    u->s = seen_now(r);
+    u->cache = cache_view(&u->cv, &r->seq_cache, cell, u->h->shape[0], u->h->shape[1], u->h->shape[2]);
     ty_error e;
     if (!ty_same_shape(u->dout, u->h)) {
         char s1[96], s2[96];
@@ -405,8 +427,7 @@ static int rec_backward(lua_State *L)
     push_weight_grads(L, &u.m, g);
     ty_tensor *dc0 = cell->has_c ? lt_push_new_up(L, 2, sh) : NULL;
     int di = unit_stride(L, 2, 0);
-    if (!unchanged(r, &u.m, 6, (ty_tensor *const[]){ u.dout, u.x, u.h0, u.c0, u.h, u.cache }) ||
-        !same_caches(L, C_SEQ_X, u.ck))
+    if (!unchanged(r, u.s, &u.m, 5, (ty_tensor *const[]){ u.dout, u.x, u.h0, u.c0, u.h }))
         read_seq_back(L, r, &u);
     sh[0] = u.h->shape[0], sh[1] = u.h->shape[2];
     lt_layer_allocated(L, dx, 3, u.x->shape, f, "dx");
@@ -498,7 +519,10 @@ static double rec_default_stdv(lua_State *L, const lt_layer *l)
 
 static void rec_free(lt_layer *l)
 {
-    ty_tensor_free(&((lt_recurrent *)l)->ws);
+    lt_recurrent *r = (lt_recurrent *)l;
+    ty_tensor_free(&r->ws);
+    ty_tensor_free(&r->step_cache);
+    ty_tensor_free(&r->seq_cache);
 }
 
 /* nn.<Layer>(in_size, out_size): weights drawn with rand() in parameter order, as the
