@@ -84,6 +84,149 @@ class RNNLayer:
         return dx, dnext, dW_ih, dW_hh, db
 
 
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+class LSTMLayer:
+    """The notebook's layer style, PyTorch's gates i, f, g, o (as tycho's LSTMLayer)."""
+
+    def __init__(self, D, H):
+        self.W_ih = np.random.rand(D, 4 * H)
+        self.W_hh = np.random.rand(H, 4 * H)
+        self.b = np.random.rand(4 * H)
+
+    def forward_step(self, x, prev_h, prev_c):
+        H = prev_h.shape[1]
+        a = x.dot(self.W_ih) + prev_h.dot(self.W_hh) + self.b
+        i, f = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])
+        g, o = np.tanh(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])
+        c = f * prev_c + i * g
+        return o * np.tanh(c), c, (i, f, g, o)
+
+    def forward(self, x, h0):
+        N, T, D = x.shape
+        H = h0.shape[1]
+        h, c = np.zeros((N, T, H)), np.zeros((N, T, H))
+        prev_h, prev_c, self.gates = h0, np.zeros((N, H)), []
+        for t in range(T):
+            prev_h, prev_c, gates = self.forward_step(x[:, t, :], prev_h, prev_c)
+            h[:, t, :], c[:, t, :] = prev_h, prev_c
+            self.gates.append(gates)
+        self.x, self.h0, self.h, self.c = x, h0, h, c
+        return h
+
+    def backward(self, dout):
+        x, h0, h, c = self.x, self.h0, self.h, self.c
+        N, T, D = x.shape
+        H = h.shape[2]
+        dx = np.zeros_like(x)
+        dW_ih, dW_hh, db = np.zeros_like(self.W_ih), np.zeros_like(self.W_hh), np.zeros_like(self.b)
+        dh, dc = np.zeros((N, H)), np.zeros((N, H))
+        for t in reversed(range(T)):
+            i, f, g, o = self.gates[t]
+            tc = np.tanh(c[:, t, :])
+            prev_h = h0 if t == 0 else h[:, t - 1, :]
+            prev_c = np.zeros((N, H)) if t == 0 else c[:, t - 1, :]
+            d = dout[:, t, :] + dh
+            dct = dc + d * o * (1 - tc ** 2)
+            da = np.concatenate([dct * g * i * (1 - i), dct * prev_c * f * (1 - f),
+                                 dct * i * (1 - g ** 2), d * tc * o * (1 - o)], axis=1)
+            dx[:, t, :] = da.dot(self.W_ih.T)
+            dW_ih += x[:, t, :].T.dot(da)
+            dW_hh += prev_h.T.dot(da)
+            db += da.sum(axis=0)
+            dh, dc = da.dot(self.W_hh.T), dct * f
+        return dx, dh, dW_ih, dW_hh, db
+
+
+class GRULayer:
+    """The notebook's layer style, PyTorch's gates r, z, n (as tycho's GRULayer)."""
+
+    def __init__(self, D, H):
+        self.W_ih = np.random.rand(D, 3 * H)
+        self.W_hh = np.random.rand(H, 3 * H)
+        self.b_ih = np.random.rand(3 * H)
+        self.b_hh = np.random.rand(3 * H)
+
+    def forward_step(self, x, prev_h):
+        H = prev_h.shape[1]
+        gx = x.dot(self.W_ih) + self.b_ih
+        gh = prev_h.dot(self.W_hh) + self.b_hh
+        r = sigmoid(gx[:, :H] + gh[:, :H])
+        z = sigmoid(gx[:, H:2 * H] + gh[:, H:2 * H])
+        n = np.tanh(gx[:, 2 * H:] + r * gh[:, 2 * H:])
+        return (1 - z) * n + z * prev_h, (r, z, n, gh[:, 2 * H:])
+
+    def forward(self, x, h0):
+        N, T, D = x.shape
+        H = h0.shape[1]
+        h = np.zeros((N, T, H))
+        prev, self.saved = h0, []
+        for t in range(T):
+            prev, saved = self.forward_step(x[:, t, :], prev)
+            h[:, t, :] = prev
+            self.saved.append(saved)
+        self.x, self.h0, self.h = x, h0, h
+        return h
+
+    def backward(self, dout):
+        x, h0, h = self.x, self.h0, self.h
+        N, T, D = x.shape
+        H = h.shape[2]
+        dx = np.zeros_like(x)
+        dW_ih, dW_hh = np.zeros_like(self.W_ih), np.zeros_like(self.W_hh)
+        db_ih, db_hh = np.zeros_like(self.b_ih), np.zeros_like(self.b_hh)
+        dh = np.zeros((N, H))
+        for t in reversed(range(T)):
+            r, z, n, hn = self.saved[t]
+            prev = h0 if t == 0 else h[:, t - 1, :]
+            d = dout[:, t, :] + dh
+            dan = d * (1 - z) * (1 - n ** 2)
+            dar, daz = dan * hn * r * (1 - r), d * (prev - n) * z * (1 - z)
+            dgx = np.concatenate([dar, daz, dan], axis=1)
+            dgh = np.concatenate([dar, daz, dan * r], axis=1)
+            dx[:, t, :] = dgx.dot(self.W_ih.T)
+            dW_ih += x[:, t, :].T.dot(dgx)
+            dW_hh += prev.T.dot(dgh)
+            db_ih += dgx.sum(axis=0)
+            db_hh += dgh.sum(axis=0)
+            dh = d * z + dgh.dot(self.W_hh.T)
+        return dx, dh, dW_ih, dW_hh, db_ih, db_hh
+
+
+def gated_case(Layer, N, T, D, H, layers=1):
+    """forward + backward of a stack of layers (the first D to H, the others H to H)"""
+    np.random.seed(0)
+    stack = [Layer(D if k == 0 else H, H) for k in range(layers)]
+    for l in stack:
+        l.W_ih *= 0.01
+        l.W_hh *= 0.01
+    x, dout = np.random.randn(N, T, D), np.random.randn(N, T, H)
+    h0s = [np.random.randn(N, H) for _ in stack]
+
+    def run():
+        y = x
+        for l, h0 in zip(stack, h0s):
+            y = l.forward(y, h0)
+        d = dout
+        for l in reversed(stack):
+            d = l.backward(d)[0]
+    return run
+
+
+def lstm_step_case():
+    l = LSTMLayer(10, 4)
+    x, h, c = np.random.rand(3, 10), np.random.rand(3, 4), np.random.rand(3, 4)
+    return lambda: l.forward_step(x, h, c)
+
+
+def gru_step_case():
+    l = GRULayer(10, 4)
+    x, h = np.random.rand(3, 10), np.random.rand(3, 4)
+    return lambda: l.forward_step(x, h)
+
+
 def rnn_case(N, T, D, H):
     np.random.seed(0)
     rnn = RNNLayer(D, H)
@@ -133,6 +276,11 @@ CASES = [
     ("rnn_step_N3_D10_H4", step_case),
     ("rnn_fwd_bwd_N2_T5_D10_H5", lambda: rnn_case(2, 5, 10, 5)),
     ("rnn_fwd_bwd_N64_T50_D256_H512", lambda: rnn_case(64, 50, 256, 512)),
+    ("lstm_step_N3_D10_H4", lstm_step_case),
+    ("gru_step_N3_D10_H4", gru_step_case),
+    ("lstm_fwd_bwd_N64_T50_D256_H512", lambda: gated_case(LSTMLayer, 64, 50, 256, 512)),
+    ("gru_fwd_bwd_N64_T50_D256_H512", lambda: gated_case(GRULayer, 64, 50, 256, 512)),
+    ("charrnn_lstm2_N50_T50_D64_H128", lambda: gated_case(LSTMLayer, 50, 50, 64, 128, 2)),
     ("dgemm_3200x512x512", lambda: (lambda a, b: (lambda: a @ b))(np.random.randn(3200, 512), np.random.randn(512, 512))),
     ("matmul_512", lambda: (lambda a, b: (lambda: a @ b))(np.random.randn(512, 512), np.random.randn(512, 512))),
     *[add_case(e) for e in (3, 4, 5, 6)],

@@ -24,6 +24,27 @@ local function rnn_case(N, T, D, H)
   end
 end
 
+-- forward + backward of a stack of LSTM or GRU layers (the first D to H, the others H to H)
+local function gated_case(kind, N, T, D, H, layers)
+  tycho.random.seed(0)
+  local stack = {}
+  for k = 1, layers or 1 do
+    local l = nn[kind](k == 1 and D or H, H)
+    l.W_ih:mul_(0.01)
+    l.W_hh:mul_(0.01)
+    stack[k] = l
+  end
+  local x, dout = tycho.randn(N, T, D), tycho.randn(N, T, H)
+  local h0 = {}
+  for k = 1, #stack do h0[k] = tycho.randn(N, H) end
+  return function()
+    local y = x
+    for k, l in ipairs(stack) do y = l:forward(y, h0[k]) end
+    local d = dout
+    for k = #stack, 1, -1 do d = stack[k]:backward(d) end
+  end
+end
+
 -- Temporary .npy files of the file cases, removed at the end.
 local temp_files = {}
 local function temp_path()
@@ -48,6 +69,24 @@ local cases = {
   { "rnn_fwd_bwd_N2_T5_D10_H5", rnn_flops(2, 5, 10, 5), function() return rnn_case(2, 5, 10, 5) end },
   { "rnn_fwd_bwd_N64_T50_D256_H512", rnn_flops(64, 50, 256, 512),
     function() return rnn_case(64, 50, 256, 512) end },
+  { "lstm_step_N3_D10_H4", nil, function()
+      local l = nn.LSTMLayer(10, 4)
+      local x, h, c = tycho.rand(3, 10), tycho.rand(3, 4), tycho.rand(3, 4)
+      return function() l:forward_step(x, h, c) end
+    end },
+  { "gru_step_N3_D10_H4", nil, function()
+      local l = nn.GRULayer(10, 4)
+      local x, h = tycho.rand(3, 10), tycho.rand(3, 4)
+      return function() l:forward_step(x, h) end
+    end },
+  -- flops: an LSTM's products are 4 RNNs' (its gates), a GRU's 3
+  { "lstm_fwd_bwd_N64_T50_D256_H512", 4 * rnn_flops(64, 50, 256, 512),
+    function() return gated_case("LSTMLayer", 64, 50, 256, 512) end },
+  { "gru_fwd_bwd_N64_T50_D256_H512", 3 * rnn_flops(64, 50, 256, 512),
+    function() return gated_case("GRULayer", 64, 50, 256, 512) end },
+  -- char-rnn's size: two stacked layers of 128 over 64-wide inputs
+  { "charrnn_lstm2_N50_T50_D64_H128", 4 * (rnn_flops(50, 50, 64, 128) + rnn_flops(50, 50, 128, 128)),
+    function() return gated_case("LSTMLayer", 50, 50, 64, 128, 2) end },
   { "dgemm_3200x512x512", 2 * 3200 * 512 * 512, function()
       local a, b = tycho.randn(3200, 512), tycho.randn(512, 512)
       return function() tycho.matmul(a, b) end

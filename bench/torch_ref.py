@@ -1,5 +1,7 @@
-# bench/torch_ref.py: the RNN and array cases of bench/run.lua in PyTorch (float64, the same
-# step loop as bench/numpy_ref.py, no autograd). Prints "case median lo hi".
+# bench/torch_ref.py: the cases of bench/run.lua in PyTorch (float64): the RNN as the same
+# step loop as bench/numpy_ref.py without autograd; the LSTM and GRU as torch.nn.LSTM,
+# nn.GRU (forward, then backward by autograd) and nn.LSTMCell, nn.GRUCell (a step, no
+# autograd), which is how PyTorch users run them. Prints "case median lo hi".
 import os
 import sys
 
@@ -36,6 +38,33 @@ def rnn_case(N, T, D, H):
     return run
 
 
+def gated_case(Module, N, T, D, H, layers=1):
+    torch.manual_seed(0)
+    m = Module(D, H, num_layers=layers, batch_first=True)
+    x, dout = torch.randn(N, T, D, requires_grad=True), torch.randn(N, T, H)
+    h0 = torch.randn(layers, N, H)
+    state = (h0, torch.zeros(layers, N, H)) if Module is torch.nn.LSTM else h0
+
+    def run():
+        for p in m.parameters():
+            p.grad = None
+        x.grad = None
+        out, _ = m(x, state)
+        out.backward(dout)
+    return run
+
+
+def cell_case(Cell):
+    m = Cell(10, 4)
+    x, h, c = torch.rand(3, 10), torch.rand(3, 4), torch.rand(3, 4)
+    state = (h, c) if Cell is torch.nn.LSTMCell else h
+
+    def run():
+        with torch.no_grad():
+            return m(x, state)
+    return run
+
+
 def step_case():
     W_ih, W_hh, b = torch.rand(10, 4), torch.rand(4, 4), torch.rand(4)
     x, h = torch.rand(3, 10), torch.rand(3, 4)
@@ -51,6 +80,11 @@ CASES = [
     ("rnn_step_N3_D10_H4", step_case),
     ("rnn_fwd_bwd_N2_T5_D10_H5", lambda: rnn_case(2, 5, 10, 5)),
     ("rnn_fwd_bwd_N64_T50_D256_H512", lambda: rnn_case(64, 50, 256, 512)),
+    ("lstm_step_N3_D10_H4", lambda: cell_case(torch.nn.LSTMCell)),
+    ("gru_step_N3_D10_H4", lambda: cell_case(torch.nn.GRUCell)),
+    ("lstm_fwd_bwd_N64_T50_D256_H512", lambda: gated_case(torch.nn.LSTM, 64, 50, 256, 512)),
+    ("gru_fwd_bwd_N64_T50_D256_H512", lambda: gated_case(torch.nn.GRU, 64, 50, 256, 512)),
+    ("charrnn_lstm2_N50_T50_D64_H128", lambda: gated_case(torch.nn.LSTM, 50, 50, 64, 128, 2)),
     ("dgemm_3200x512x512", lambda: (lambda a, b: (lambda: a @ b))(torch.randn(3200, 512), torch.randn(512, 512))),
     ("matmul_512", lambda: (lambda a, b: (lambda: a @ b))(torch.randn(512, 512), torch.randn(512, 512))),
     *[add_case(e) for e in (3, 4, 5, 6)],
