@@ -103,6 +103,8 @@ $(BUILD)/tycho: $(BUILD)/obj/host/main.o $(BUILD)/libtycho.a
 
 run: all
 	$(BUILD)/tycho examples/rnn_notebook.lua
+	@echo
+	$(BUILD)/tycho examples/lstm_notebook.lua
 
 # C tests of the embedding API: each spec/c/*_test.c ends with "N passed, N failed".
 # The example host checks itself against plain C and counts as one of them; so does each
@@ -165,7 +167,7 @@ test-valgrind: all $(C_TESTS)
 	TYCHO_BUILD=$(BUILD) TYCHO_LDFLAGS='$(LDFLAGS)' $(SPEC_ENV) $(VALGRIND) $(BUILD)/tycho spec/run.lua
 
 # Benchmarks (not tests): one table with tycho beside NumPy and PyTorch, 1 BLAS thread,
-# then the large RNN case again with 2 threads; its peak memory on 1 and on 2 threads. The
+# then the large RNN, LSTM and GRU cases again with 2 threads; its peak memory on 1 and on 2 threads. The
 # table states the FMA peak (bench/fma_peak.c) and the core OpenBLAS runs on each side, all
 # under the same environment; BLAS_CORE=native unsets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
 # for every side, so OpenBLAS picks its kernels for this CPU.
@@ -178,7 +180,7 @@ $(BUILD)/bench_recurrent_paths: bench/recurrent_paths.c $(BUILD)/libtycho.a
 bench: all $(BUILD)/bench_fma_peak $(BUILD)/bench_recurrent_paths
 	$(BENCH_ENV) OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/run.lua
 	$(BENCH_ENV) OPENBLAS_NUM_THREADS=1 $(BUILD)/bench_recurrent_paths
-	$(BENCH_ENV) OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/run.lua rnn_fwd_bwd_N64
+	$(BENCH_ENV) OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/run.lua fwd_bwd_N64
 	$(BENCH_ENV) OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/memory.lua
 	$(BENCH_ENV) OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/memory.lua
 
