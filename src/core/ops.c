@@ -296,6 +296,61 @@ void ty_where(ty_tensor *out, const ty_tensor *c, const ty_tensor *a, const ty_t
     });
 }
 
+int64_t ty_mask_count(const ty_tensor *mask)
+{
+    if (ty_numel(mask) == 0) return 0;
+    int64_t count = 0;
+    int bad = 0;
+    const ty_tensor *ops[1] = { mask };
+    ty_iter it;
+    ty_iter_init(&it, mask->ndim, mask->shape, 1, ops);
+    TY_ITER_RUNS(it, {
+        int64_t s = it.stride[0][last_];
+        for (int64_t i = 0; i < n_; i++) {
+            double m = it.ptr[0][i * s];
+            count += m == 1.0;
+            bad |= m != 0.0 && m != 1.0;
+        }
+    });
+    return bad ? -1 : count;
+}
+
+void ty_mask_select(ty_tensor *out, const ty_tensor *t, const ty_tensor *mask)
+{
+    if (ty_numel(t) == 0) return;
+    double *o = out->data;
+    int64_t so = out->ndim ? out->stride[0] : 1;
+    const ty_tensor *ops[2] = { t, mask };
+    ty_iter it;
+    ty_iter_init(&it, t->ndim, t->shape, 2, ops);
+    TY_ITER_RUNS(it, {
+        int64_t st = it.stride[0][last_], sm = it.stride[1][last_];
+        for (int64_t i = 0; i < n_; i++)
+            if (it.ptr[1][i * sm] == 1.0) {
+                *o = it.ptr[0][i * st];
+                o += so;
+            }
+    });
+}
+
+void ty_mask_assign(ty_tensor *t, const ty_tensor *mask, const double *src, int64_t step,
+                    int64_t count)
+{
+    if (ty_numel(t) == 0) return;
+    const ty_tensor *ops[2] = { t, mask };
+    ty_iter it;
+    ty_iter_init(&it, t->ndim, t->shape, 2, ops);
+    TY_ITER_RUNS(it, {
+        int64_t st = it.stride[0][last_], sm = it.stride[1][last_];
+        for (int64_t i = 0; i < n_; i++)
+            if (it.ptr[1][i * sm] == 1.0 && count > 0) {
+                it.ptr[0][i * st] = *src;
+                src += step;
+                count--;
+            }
+    });
+}
+
 void ty_assign(ty_tensor *dst, const ty_tensor *src)
 {
     if (ty_numel(dst) == 0) return;

@@ -47,6 +47,16 @@ TY_HIDDEN void ty_vsigmoid(double *out, const double *in, int64_t n);
 void ty_clip(ty_tensor *out, const ty_tensor *a, double lo, double hi);
 /* out = c != 0 ? a : b, all three broadcast to out's shape. */
 void ty_where(ty_tensor *out, const ty_tensor *c, const ty_tensor *a, const ty_tensor *b);
+/* Boolean masks (NumPy's t[mask]; mask of t's shape): the count of the mask's elements that
+   are 1, or -1 if one is neither 0 nor 1. */
+int64_t ty_mask_count(const ty_tensor *mask);
+/* out (1-d, ty_mask_count elements) = t's elements where mask is 1, in row-major order. */
+void ty_mask_select(ty_tensor *out, const ty_tensor *t, const ty_tensor *mask);
+/* t's elements where mask is 1 = src[0], src[step], ... in row-major order (step 0: one
+   value for all), at most count of them (a mask that shares t's elements may change as
+   they are written; src holds count values). */
+void ty_mask_assign(ty_tensor *t, const ty_tensor *mask, const double *src, int64_t step,
+                    int64_t count);
 /* dst = src broadcast to dst's shape (caller checked broadcastability). */
 void ty_assign(ty_tensor *dst, const ty_tensor *src);
 void ty_fill(ty_tensor *dst, double v);

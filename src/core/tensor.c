@@ -264,6 +264,59 @@ void ty_view_drop(ty_tensor *t, int dim)
     t->ndim--;
 }
 
+void ty_view_step(ty_tensor *t, int dim, int64_t start, int64_t len, int64_t step)
+{
+    TY_ASSERT(dim >= 0 && dim < t->ndim && step >= 1 && start >= 0 && len >= 0 &&
+              (len == 0 || start + (len - 1) * step < t->shape[dim]));
+    if (len > 0) t->data += start * t->stride[dim];
+    t->shape[dim] = len;
+    t->stride[dim] *= step;
+}
+
+void ty_view_insert(ty_tensor *t, int dim)
+{
+    TY_ASSERT(dim >= 0 && dim <= t->ndim && t->ndim < TY_MAX_DIMS);
+    for (int i = t->ndim; i > dim; i--) {
+        t->shape[i] = t->shape[i - 1];
+        t->stride[i] = t->stride[i - 1];
+    }
+    t->shape[dim] = 1;
+    t->stride[dim] = dim < t->ndim ? t->shape[dim + 1] * t->stride[dim + 1] : 1;
+    t->ndim++;
+}
+
+void ty_view_permute(ty_tensor *t, const int *perm)
+{
+    ty_tensor o = *t;
+    for (int i = 0; i < t->ndim; i++) {
+        TY_ASSERT(perm[i] >= 0 && perm[i] < t->ndim);
+        t->shape[i] = o.shape[perm[i]];
+        t->stride[i] = o.stride[perm[i]];
+    }
+}
+
+void ty_view_expand(ty_tensor *t, int ndim, const int64_t *shape)
+{
+    TY_ASSERT(ndim >= t->ndim && ndim <= TY_MAX_DIMS);
+    ty_tensor o = *t;
+    int lead = ndim - o.ndim;
+    for (int i = 0; i < ndim; i++) {
+        int j = i - lead;
+        int keep = j >= 0 && o.shape[j] == shape[i];
+        TY_ASSERT(keep || j < 0 || o.shape[j] == 1);
+        t->shape[i] = shape[i];
+        t->stride[i] = keep ? o.stride[j] : 0;
+    }
+    t->ndim = ndim;
+}
+
+int ty_is_broadcast(const ty_tensor *t)
+{
+    for (int d = 0; d < t->ndim; d++)
+        if (t->stride[d] == 0 && t->shape[d] > 1) return 1;
+    return 0;
+}
+
 void ty_view_narrow(ty_tensor *t, int dim, int64_t start, int64_t len)
 {
     TY_ASSERT(dim >= 0 && dim < t->ndim && start >= 0 && len >= 0 && start <= t->shape[dim] &&

@@ -115,6 +115,18 @@ void ty_view_drop(ty_tensor *t, int dim);
 void ty_view_narrow(ty_tensor *t, int dim, int64_t start, int64_t len);
 void ty_view_transpose(ty_tensor *t, int d1, int d2);
 void ty_view_reverse_dims(ty_tensor *t);
+/* The elements start, start + step, ... (len of them) of dimension dim; step >= 1. */
+void ty_view_step(ty_tensor *t, int dim, int64_t start, int64_t len, int64_t step);
+/* Inserts a dimension of size 1 before dimension dim (0..ndim; ndim < TY_MAX_DIMS). */
+void ty_view_insert(ty_tensor *t, int dim);
+/* Dimension i of the view is dimension perm[i] of t (perm a permutation of 0..ndim-1). */
+void ty_view_permute(ty_tensor *t, const int *perm);
+/* t broadcast to shape (NumPy's broadcast_to; the caller checked that it broadcasts):
+   new leading dimensions and stretched dimensions of size 1 get stride 0. */
+void ty_view_expand(ty_tensor *t, int ndim, const int64_t *shape);
+/* 1 if two of t's elements share an address (a stride-0 dimension of size > 1, as an
+   expanded view has): writing through t would be ambiguous. */
+int  ty_is_broadcast(const ty_tensor *t);
 /* Restrides t to the new shape without copying if its layout allows (NumPy's
    attempt_nocopy_reshape). Returns 1 on success, 0 when a copy would be needed. */
 int  ty_view_reshape(ty_tensor *t, int ndim, const int64_t *shape);

@@ -134,7 +134,8 @@ int lt_check_dim(lua_State *L, int arg, const ty_tensor *t, const char *fname)
     lua_Integer j = d < 0 ? d + t->ndim + 1 : d;
     if (j < 1 || j > t->ndim) {
         char b[96];
-        luaL_error(L, "%s: dimension %I is out of range for a %d-d tensor (%s)", fname, d,
+        luaL_error(L, "%s: dimension %I is out of range for a %d-d tensor (%s) "
+                   "(dimensions are 1-based, negative ones count from the end)", fname, d,
                    t->ndim, LT_SHAPE(t, b));
     }
     return (int)(j - 1);
@@ -197,4 +198,13 @@ const ty_tensor *lt_unaliased(lua_State *L, const ty_tensor *dst, const ty_tenso
     lt_alive(L, src, si);
     ty_copy_flat(c, src);
     return c;
+}
+
+void lt_check_writable(lua_State *L, const ty_tensor *t, const char *fname)
+{
+    if (ty_is_broadcast(t)) {
+        char b[96];
+        luaL_error(L, "%s: the %s tensor is an expanded view (stride 0): writing through it would "
+                   "write one element many times (clone it first)", fname, LT_SHAPE(t, b));
+    }
 }

@@ -104,12 +104,19 @@ static int l_zeros(lua_State *L) { return push_filled(L, 1, "zeros", 0.0, 1); }
 static int l_ones(lua_State *L) { return push_filled(L, 1, "ones", 1.0, 1); }
 static int l_empty(lua_State *L) { return push_filled(L, 1, "empty", 0.0, 1); }
 
+/* full(shape, v) or full(size1, size2, ..., v): the sizes first, the value last. */
 static int l_full(lua_State *L)
 {
-    double v = luaL_checknumber(L, 2);
-    lua_settop(L, 2);
-    lua_pop(L, 1);
-    if (!lua_istable(L, 1)) luaL_checkinteger(L, 1);
+    int top = lua_gettop(L);
+    if (top < 2)
+        return luaL_error(L, "full: expected the sizes then the value (full(2, 3, v) or full({2, 3}, v))");
+    if (lua_type(L, top) != LUA_TNUMBER)
+        return luaL_error(L, "full: the value (argument %d, after the sizes) must be a number, got %s", top,
+                          luaL_typename(L, top));
+    if (lua_istable(L, 1) && top > 2)
+        return luaL_error(L, "full: a shape table is followed by the value alone (got %d arguments)", top);
+    double v = lua_tonumber(L, top);
+    lua_settop(L, top - 1);
     return push_filled(L, 1, "full", v, 1);
 }
 
@@ -183,17 +190,17 @@ static int l_arange(lua_State *L)
 }
 
 static const lt_fn create_fns[] = {
-    { "tensor", l_tensor, LT_FUNCTION },
-    { "zeros", l_zeros, LT_FUNCTION },
-    { "ones", l_ones, LT_FUNCTION },
-    { "full", l_full, LT_FUNCTION },
-    { "empty", l_empty, LT_FUNCTION },
-    { "eye", l_eye, LT_FUNCTION },
-    { "linspace", l_linspace, LT_FUNCTION },
-    { "arange", l_arange, LT_FUNCTION },
-    { "zeros_like", l_zeros_like, LT_FUNCTION },
-    { "ones_like", l_ones_like, LT_FUNCTION },
-    { NULL, NULL, 0 }
+    { "tensor", l_tensor, LT_FUNCTION, 1 },
+    { "zeros", l_zeros, LT_FUNCTION, 0 },
+    { "ones", l_ones, LT_FUNCTION, 0 },
+    { "full", l_full, LT_FUNCTION, 0 },
+    { "empty", l_empty, LT_FUNCTION, 0 },
+    { "eye", l_eye, LT_FUNCTION, 2 },
+    { "linspace", l_linspace, LT_FUNCTION, 3 },
+    { "arange", l_arange, LT_FUNCTION, 3 },
+    { "zeros_like", l_zeros_like, LT_FUNCTION, 1 },
+    { "ones_like", l_ones_like, LT_FUNCTION, 1 },
+    { NULL, NULL, 0, 0 }
 };
 
 void lt_register_create(lua_State *L, int mt, int methods, int module)

@@ -16,6 +16,7 @@ static int inplace(lua_State *L, ty_binop op, const char *fname)
     ty_tensor tmp;
     double v;
     const ty_tensor *b = lt_operand(L, 2, &tmp, &v);
+    lt_check_writable(L, t, fname);
     lt_check_into(L, t, b, fname);
     const ty_tensor *from = lt_unaliased(L, t, b, 2);
     lt_alive(L, t, 1);
@@ -123,12 +124,27 @@ static int reduce(lua_State *L, ty_reduce op, const char *fname)
     int arg = (op == TY_ARGMAX || op == TY_ARGMIN);
     int needs_items = (op != TY_SUM && op != TY_MEAN);
     char b[96];
+    int keep = 0;
+    if (!lua_isnoneornil(L, 3)) {
+        if (!lua_isboolean(L, 3))
+            return luaL_error(L, "%s: keepdim (argument 3) must be a boolean, got %s", fname, luaL_typename(L, 3));
+        keep = lua_toboolean(L, 3);
+    }
     if (lua_isnoneornil(L, 2)) {
         if (needs_items && ty_numel(t) == 0)
             return luaL_error(L, "%s: the %s tensor is empty", fname, LT_SHAPE(t, b));
         double r = ty_reduce_all(t, op);
-        if (arg) lua_pushinteger(L, (lua_Integer)r + 1);
-        else lua_pushnumber(L, r);
+        if (arg) r += 1;
+        if (keep) { /* NumPy's keepdims over every axis: the value in a tensor of sizes 1 */
+            int64_t ones[TY_MAX_DIMS];
+            int nd = t->ndim;
+            for (int i = 0; i < nd; i++) ones[i] = 1;
+            ty_fill(lt_push_new(L, nd, ones), r);
+        } else if (arg) {
+            lua_pushinteger(L, (lua_Integer)r);
+        } else {
+            lua_pushnumber(L, r);
+        }
         return 1;
     }
     int d = lt_check_dim(L, 2, t, fname);
@@ -139,6 +155,7 @@ static int reduce(lua_State *L, ty_reduce op, const char *fname)
     ty_tensor *out = lt_push_new(L, rest.ndim, rest.shape);
     lt_alive(L, t, 1);
     ty_reduce_dim(out, t, d, op);
+    if (keep) ty_view_insert(out, d); /* the result's own header: a size-1 dimension costs no copy */
     if (arg) {
         double one = 1.0;
         ty_tensor s = ty_tensor_scalar(&one);
@@ -181,6 +198,20 @@ static int m_equal(lua_State *L)
 {
     ty_tensor *a = lt_check(L, 1);
     ty_tensor *b = lt_check(L, 2);
+    lua_pushboolean(L, ty_same_shape(a, b) && ty_allclose(a, b, 0.0, 0.0));
+    return 1;
+}
+
+/* a == b: equal(a, b) for two tensors; a tensor is never equal to another kind of object
+   (Lua calls __eq for two full userdata, a layer and a tensor too). */
+static int m_eq_meta(lua_State *L)
+{
+    ty_tensor *a = lt_test(L, 1), *b = lt_test(L, 2);
+    if (!a || !b) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    if (!a->data || !b->data) return luaL_error(L, "==: tensor was closed");
     lua_pushboolean(L, ty_same_shape(a, b) && ty_allclose(a, b, 0.0, 0.0));
     return 1;
 }
@@ -270,50 +301,51 @@ static int l_outer(lua_State *L)
 }
 
 static const lt_fn math_fns[] = {
-    { "add_", m_add_, LT_METHOD },
-    { "sub_", m_sub_, LT_METHOD },
-    { "mul_", m_mul_, LT_METHOD },
-    { "div_", m_div_, LT_METHOD },
-    { "add", m_add, LT_METHOD },
-    { "sub", m_sub, LT_METHOD },
-    { "mul", m_mul, LT_METHOD },
-    { "div", m_div, LT_METHOD },
-    { "pow", m_pow, LT_METHOD | LT_FUNCTION },
-    { "eq", m_eq, LT_METHOD },
-    { "ne", m_ne, LT_METHOD },
-    { "lt", m_lt, LT_METHOD },
-    { "le", m_le, LT_METHOD },
-    { "gt", m_gt, LT_METHOD },
-    { "ge", m_ge, LT_METHOD },
-    { "tanh", m_tanh, LT_METHOD | LT_FUNCTION },
-    { "sigmoid", m_sigmoid, LT_METHOD | LT_FUNCTION },
-    { "exp", m_exp, LT_METHOD | LT_FUNCTION },
-    { "log", m_log, LT_METHOD | LT_FUNCTION },
-    { "sqrt", m_sqrt, LT_METHOD | LT_FUNCTION },
-    { "abs", m_abs, LT_METHOD | LT_FUNCTION },
-    { "clip", m_clip, LT_METHOD | LT_FUNCTION },
-    { "sum", m_sum, LT_METHOD | LT_FUNCTION },
-    { "mean", m_mean, LT_METHOD | LT_FUNCTION },
-    { "max", m_max, LT_METHOD | LT_FUNCTION },
-    { "min", m_min, LT_METHOD | LT_FUNCTION },
-    { "argmax", m_argmax, LT_METHOD | LT_FUNCTION },
-    { "argmin", m_argmin, LT_METHOD | LT_FUNCTION },
-    { "norm", m_norm, LT_METHOD | LT_FUNCTION },
-    { "dot", l_dot, LT_METHOD | LT_FUNCTION },
-    { "matmul", l_matmul, LT_METHOD | LT_FUNCTION },
-    { "equal", m_equal, LT_METHOD | LT_FUNCTION },
-    { "allclose", l_allclose, LT_METHOD | LT_FUNCTION },
-    { "outer", l_outer, LT_METHOD | LT_FUNCTION },
-    { "maximum", l_maximum, LT_FUNCTION },
-    { "minimum", l_minimum, LT_FUNCTION },
-    { "where", l_where, LT_FUNCTION },
-    { "__add", m_add, LT_META },
-    { "__sub", m_sub, LT_META },
-    { "__mul", m_mul, LT_META },
-    { "__div", m_div, LT_META },
-    { "__unm", m_unm, LT_META },
-    { "__pow", m_pow, LT_META },
-    { NULL, NULL, 0 }
+    { "add_", m_add_, LT_METHOD, 2 },
+    { "sub_", m_sub_, LT_METHOD, 2 },
+    { "mul_", m_mul_, LT_METHOD, 2 },
+    { "div_", m_div_, LT_METHOD, 2 },
+    { "add", m_add, LT_METHOD, 2 },
+    { "sub", m_sub, LT_METHOD, 2 },
+    { "mul", m_mul, LT_METHOD, 2 },
+    { "div", m_div, LT_METHOD, 2 },
+    { "pow", m_pow, LT_METHOD | LT_FUNCTION, 2 },
+    { "eq", m_eq, LT_METHOD, 2 },
+    { "ne", m_ne, LT_METHOD, 2 },
+    { "lt", m_lt, LT_METHOD, 2 },
+    { "le", m_le, LT_METHOD, 2 },
+    { "gt", m_gt, LT_METHOD, 2 },
+    { "ge", m_ge, LT_METHOD, 2 },
+    { "tanh", m_tanh, LT_METHOD | LT_FUNCTION, 1 },
+    { "sigmoid", m_sigmoid, LT_METHOD | LT_FUNCTION, 1 },
+    { "exp", m_exp, LT_METHOD | LT_FUNCTION, 1 },
+    { "log", m_log, LT_METHOD | LT_FUNCTION, 1 },
+    { "sqrt", m_sqrt, LT_METHOD | LT_FUNCTION, 1 },
+    { "abs", m_abs, LT_METHOD | LT_FUNCTION, 1 },
+    { "clip", m_clip, LT_METHOD | LT_FUNCTION, 3 },
+    { "sum", m_sum, LT_METHOD | LT_FUNCTION, 3 },
+    { "mean", m_mean, LT_METHOD | LT_FUNCTION, 3 },
+    { "max", m_max, LT_METHOD | LT_FUNCTION, 3 },
+    { "min", m_min, LT_METHOD | LT_FUNCTION, 3 },
+    { "argmax", m_argmax, LT_METHOD | LT_FUNCTION, 3 },
+    { "argmin", m_argmin, LT_METHOD | LT_FUNCTION, 3 },
+    { "norm", m_norm, LT_METHOD | LT_FUNCTION, 1 },
+    { "dot", l_dot, LT_METHOD | LT_FUNCTION, 2 },
+    { "matmul", l_matmul, LT_METHOD | LT_FUNCTION, 2 },
+    { "equal", m_equal, LT_METHOD | LT_FUNCTION, 2 },
+    { "allclose", l_allclose, LT_METHOD | LT_FUNCTION, 4 },
+    { "outer", l_outer, LT_METHOD | LT_FUNCTION, 2 },
+    { "maximum", l_maximum, LT_FUNCTION, 2 },
+    { "minimum", l_minimum, LT_FUNCTION, 2 },
+    { "where", l_where, LT_FUNCTION, 3 },
+    { "__add", m_add, LT_META, 0 },
+    { "__sub", m_sub, LT_META, 0 },
+    { "__mul", m_mul, LT_META, 0 },
+    { "__div", m_div, LT_META, 0 },
+    { "__unm", m_unm, LT_META, 0 },
+    { "__pow", m_pow, LT_META, 0 },
+    { "__eq", m_eq_meta, LT_META, 0 },
+    { NULL, NULL, 0, 0 }
 };
 
 void lt_register_math(lua_State *L, int mt, int methods, int module)

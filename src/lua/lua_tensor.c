@@ -382,15 +382,43 @@ void lt_setfuncs_at(lua_State *L, int idx, const luaL_Reg *fns)
     lua_pop(L, 1);
 }
 
+void lt_check_nargs(lua_State *L, int n, const char *fname)
+{
+    int top = lua_gettop(L);
+    while (top > n && lua_isnil(L, top)) top--;
+    if (top > n)
+        luaL_error(L, "%s: takes at most %d argument%s (a method's tensor counted), got %d", fname,
+                   n, n == 1 ? "" : "s", top);
+}
+
+/* A function with a bound on its arguments runs behind this check: nothing is silently
+   ignored. Upvalue 1 is its lt_fn entry. */
+static int call_checked(lua_State *L)
+{
+    const lt_fn *f = lua_touserdata(L, lua_upvalueindex(1));
+    if (lua_gettop(L) > f->nargs) lt_check_nargs(L, f->nargs, f->name);
+    return f->fn(L);
+}
+
+static void push_fn(lua_State *L, const lt_fn *f)
+{
+    if (f->nargs > 0) {
+        lua_pushlightuserdata(L, (void *)f);
+        lua_pushcclosure(L, call_checked, 1);
+    } else {
+        lua_pushcfunction(L, f->fn);
+    }
+}
+
 void lt_register_fns(lua_State *L, int mt, int methods, int module, const lt_fn *fns)
 {
     for (; fns->name; fns++) {
         if (fns->where & LT_METHOD) {
-            lua_pushcfunction(L, fns->fn);
+            push_fn(L, fns);
             lua_setfield(L, methods, fns->name);
         }
         if (fns->where & LT_FUNCTION) {
-            lua_pushcfunction(L, fns->fn);
+            push_fn(L, fns);
             lua_setfield(L, module, fns->name);
         }
         if (fns->where & LT_META) {

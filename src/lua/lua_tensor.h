@@ -98,7 +98,13 @@ typedef struct lt_fn {
     const char   *name;
     lua_CFunction fn;
     int           where;
+    int           nargs; /* the most arguments it takes (a method's tensor counted); 0: any */
 } lt_fn;
+/* Raises "<fname>: takes at most <n> arguments ..., got <m>" when arguments past the n-th
+   are given (trailing nils count as left out). */
+void lt_check_nargs(lua_State *L, int n, const char *fname);
+/* Raises an error naming fname when t is an expanded view (ty_is_broadcast). */
+void lt_check_writable(lua_State *L, const ty_tensor *t, const char *fname);
 /* Puts each function of the list (ending with a NULL name) where it goes. */
 void lt_register_fns(lua_State *L, int mt, int methods, int module, const lt_fn *fns);
 void lt_open_random(lua_State *L);   /* tycho.random, tycho.rand, tycho.randn */
