@@ -18,8 +18,11 @@ BLAS_LIBS    = $(shell pkg-config --libs openblas)
 VERSION      = $(shell sed -n 's/^\#define TYCHO_VERSION *"\(.*\)"/\1/p' src/host/tycho.h)
 ALL_CFLAGS   = -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -fPIC $(CFLAGS) $(LUA_CFLAGS) $(BLAS_CFLAGS) \
                -Isrc -Isrc/host -I$(BUILD)/gen -DTY_VERSION='"$(VERSION)"' -MMD -MP \
-               -fvisibility=hidden
-LIBS         = $(LUA_LIBS) $(BLAS_LIBS) -lm -lpthread
+               -fvisibility=hidden $(MVEC_CFLAGS)
+# glibc's vector math library (libmvec, part of libc6 on x86-64): sin, cos, ... 8 at a time
+MVEC_LIBS    = $(if $(wildcard /usr/lib/x86_64-linux-gnu/libmvec.so),-lmvec)
+MVEC_CFLAGS  = $(if $(MVEC_LIBS),-DTY_HAVE_MVEC)
+LIBS         = $(LUA_LIBS) $(BLAS_LIBS) $(MVEC_LIBS) -lm -lpthread
 
 # One folder per layer (README, "Where things are"); a lower one never includes a higher one.
 CORE_SRC  = $(sort $(wildcard src/core/*.c) $(wildcard src/nn/*.c) $(wildcard src/io/*.c))
@@ -91,7 +94,7 @@ $(BUILD)/libtycho.so: $(LIB_OBJ) src/host/exports.map
 # The C module for stock lua5.4: no liblua (the interpreter provides it) and no host layer.
 $(BUILD)/tycho.so: $(CORE_OBJ) $(LUA_OBJ) src/host/exports.map
 	$(CC) $(LDFLAGS) -shared -Wl,--version-script=src/host/exports.map -o $@ $(CORE_OBJ) $(LUA_OBJ) \
-	  $(BLAS_LIBS) -lm
+	  $(BLAS_LIBS) $(MVEC_LIBS) -lm
 
 # The tycho command links Debian's static liblua5.4.a, as Debian's own lua5.4 does: calls
 # into Lua skip the shared library's PLT, and the VM is not position-independent code
@@ -99,7 +102,7 @@ $(BUILD)/tycho.so: $(CORE_OBJ) $(LUA_OBJ) src/host/exports.map
 # a script may `require`. Host programs link libtycho with their own Lua.
 LUA_STATIC = $(shell pkg-config --variable=libdir lua5.4)/liblua5.4.a
 $(BUILD)/tycho: $(BUILD)/obj/host/main.o $(BUILD)/libtycho.a
-	$(CC) $(LDFLAGS) -Wl,-E -o $@ $^ $(LUA_STATIC) $(BLAS_LIBS) -lreadline -lm -ldl
+	$(CC) $(LDFLAGS) -Wl,-E -o $@ $^ $(LUA_STATIC) $(BLAS_LIBS) $(MVEC_LIBS) -lreadline -lm -ldl
 
 run: all
 	$(BUILD)/tycho examples/rnn_notebook.lua
@@ -246,7 +249,7 @@ install: all
 	  'includedir=$${prefix}/include' '' 'Name: tycho' \
 	  'Description: numerics engine in C scripted by Lua 5.4 (embedding API: tycho.h)' \
 	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -ltycho' \
-	  'Libs.private: $(strip $(LUA_LIBS) $(BLAS_LIBS)) -lm -lpthread' \
+	  'Libs.private: $(strip $(LUA_LIBS) $(BLAS_LIBS) $(MVEC_LIBS)) -lm -lpthread' \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tycho.pc
 	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/tycho.pc
 	@if [ -z "$(DESTDIR)" ] && echo " $(SYSTEM_PREFIXES) " | grep -q " $(PREFIX) " && \

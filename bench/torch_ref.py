@@ -94,6 +94,40 @@ CASES = [
     ("add_broadcast_1000x1000", lambda: (lambda a, b: (lambda: a + b))(torch.randn(1000, 1000), torch.randn(1000))),
 ]
 
+# Elementwise functions on 1e6 elements drawn uniformly from each one's domain, as bench/run.lua.
+FUNCTIONS = [
+    ("sin", -40, 40),
+    ("cos", -40, 40),
+    ("tan", -10, 10),
+    ("asin", -1, 1),
+    ("acos", -1, 1),
+    ("atan", -50, 50),
+    ("sinh", -20, 20),
+    ("cosh", -20, 20),
+    ("log1p", -0.999, 50),
+    ("expm1", -30, 30),
+    ("log2", 1e-06, 1000000.0),
+    ("log10", 1e-06, 1000000.0),
+    ("floor", -7.5, 7.5),
+    ("ceil", -7.5, 7.5),
+    ("round", -7.5, 7.5),
+    ("trunc", -7.5, 7.5),
+    ("sign", -3, 3),
+    ("square", -1000.0, 1000.0),
+    ("relu", -3, 3),
+]
+
+
+def function_case(name, lo, hi):
+    def make():
+        a = torch.rand(10**6) * (hi - lo) + lo
+        return lambda: getattr(torch, name)(a)
+    return (name + "_1e6", make)
+
+
+at = [n for n, _ in CASES].index("tanh_1e6") + 1
+CASES[at:at] = [function_case(*f) for f in FUNCTIONS]
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--core"]:
         torch.randn(64, 64) @ torch.randn(64, 64)  # loads the BLAS

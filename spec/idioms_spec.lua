@@ -276,3 +276,160 @@ function TestNothingIgnored:test_shapes_print_as_tuples()
   s[1] = 7 -- a plain table of the caller's
   lu.assertEquals(tostring(s), "(7, 3)")
 end
+
+-- close to NumPy's value: the same order of operations gives the same bits; where the
+-- order differs (products of many factors) a few ulp
+local function close(got, want, rtol)
+  lu.assertEquals(tostring(got:shape()), tostring(want:shape()))
+  lu.assertTrue(tycho.allclose(got, want, rtol or 1e-14, 0), "differs from NumPy's:\n" .. tostring(got - want))
+end
+
+TestMoreReductions = {}
+
+function TestMoreReductions:test_prod_var_std_against_numpy()
+  local v = F("v")
+  lu.assertAlmostEquals(v[{ { 1, 2 } }]:prod(), F("prod_all"):item(), math.abs(F("prod_all"):item()) * 1e-13)
+  close(v:prod(2), F("prod_2"))
+  close(v:prod(3, true), F("prod_3_keep"))
+  lu.assertAlmostEquals(v:var(), F("var_all"):item(), 1e-15)
+  close(v:var(1), F("var_1"))
+  close(v:var(3), F("var_3"))
+  close(v:std(2, true), F("std_2_keep"))
+  lu.assertAlmostEquals(v:std(), F("std_all"):item(), 1e-15)
+  -- strided: the same numbers through a permuted view
+  close(v:permute(3, 1, 2):var(2), F("var_1").T)
+  lu.assertEquals(tycho.zeros(0):prod(), 1)
+  lu.assertTrue(tycho.zeros(0):var() ~= tycho.zeros(0):var()) -- NaN, as NumPy's
+end
+
+function TestMoreReductions:test_sum_mean_var_in_numpys_order()
+  -- 100003 elements: several pairwise blocks of 8192; the same order gives the same bits
+  local big = F("big")
+  lu.assertEquals(big:sum(), F("sum_big"):item())
+  lu.assertEquals(big:mean(), F("mean_big"):item())
+  lu.assertEquals(big:var(), F("var_big"):item())
+  lu.assertEquals(big:std(), F("std_big"):item())
+end
+
+function TestMoreReductions:test_cumsum_cumprod_against_numpy()
+  local v = F("v")
+  same(v:cumsum(), F("cumsum_all"))
+  same(v:cumsum(2), F("cumsum_2"))
+  same(v:cumprod(3), F("cumprod_3"))
+  same(v:permute(2, 1, 3):cumsum(1), F("cumsum_2"):permute(2, 1, 3))
+  lu.assertEquals(tycho.zeros(0, 2):cumsum(1):shape(), { 0, 2 })
+end
+
+function TestMoreReductions:test_sort_argsort_stable_nan_last_against_numpy()
+  local v, w = F("v"), F("w")
+  local values, pos = v:sort()
+  same(values, F("sort_last"))
+  same(pos, F("argsort_last_plus1"))
+  same(v:argsort(-1), F("argsort_last_plus1"))
+  values, pos = v:sort(1)
+  same(values, F("sort_1"))
+  same(pos, F("argsort_1_plus1"))
+  local wv = w:sort(2)
+  lu.assertTrue(checks_nan_equal(wv, F("sort_w")))
+  same(w:argsort(2), F("argsort_w_plus1"))
+  same(w:argsort(2, true), F("argsort_w_desc_plus1"))
+  -- strided input
+  same(select(2, v:permute(3, 2, 1):sort(3)), F("argsort_1_plus1"):permute(3, 2, 1))
+end
+
+function checks_nan_equal(a, b)
+  local x, y = a:flatten():totable(), b:flatten():totable()
+  if #x ~= #y then return false end
+  for i = 1, #x do
+    if not (x[i] == y[i] or (x[i] ~= x[i] and y[i] ~= y[i])) then return false end
+  end
+  return true
+end
+
+function TestMoreReductions:test_softmax_against_numpy()
+  local v = F("v")
+  close(v:softmax(3), F("softmax_3"))
+  close(v:softmax(), F("softmax_3"))
+  close(v:log_softmax(1), F("log_softmax_1"))
+  close(tycho.softmax(v:permute(3, 1, 2), 1), F("softmax_3"):permute(3, 1, 2))
+end
+
+function TestMoreReductions:test_errors()
+  local a = tycho.zeros(2, 3)
+  assert_error(function() a:sort(3) end, "sort: dimension 3 is out of range")
+  assert_error(function() a:sort(1, 1) end, "sort: descending (argument 3) must be a boolean, got number")
+  assert_error(function() tycho.tensor(1):sort() end, "sort: a 0-d tensor has no dimension to sort")
+  assert_error(function() a:cumsum(0) end, "cumsum: dimension 0 is out of range", "1-based")
+  assert_error(function() a:var(1, true, 3) end, "var: takes at most 3 arguments")
+  assert_error(function() a:softmax(1, 2) end, "softmax: takes at most 2 arguments")
+end
+
+TestJoins = {}
+
+function TestJoins:test_cat_stack_index_against_numpy()
+  local v = F("v")
+  same(tycho.cat({ v, v[{ {}, { 1, 3 } }] * 2, v[{ {}, { 1, 0 } }] }, 2), F("cat_2"))
+  same(tycho.stack({ v[1], v[2], v[3] }, 3), F("stack_3"))
+  same(v:index(2, { 7, 1, 1, 4 }), F("index_2_plus"))
+  same(v:index(2, tycho.tensor { 7, 1, -7, 4 }), F("index_2_plus"))
+  same(tycho.cat { v }, v)
+  same(tycho.stack({ v[1], v[2] }), tycho.cat({ v[1]:unsqueeze(1), v[2]:unsqueeze(1) }, 1))
+  -- a copy, not a view
+  local c = tycho.cat({ v, v }, 1)
+  c:fill_(0)
+  lu.assertTrue(v:abs():sum() > 0)
+end
+
+function TestJoins:test_cat_of_many()
+  local parts = {}
+  for i = 1, 100 do parts[i] = tycho.full(1, 3, i) end
+  local c = tycho.cat(parts, 1)
+  lu.assertEquals(c:shape(), { 100, 3 })
+  lu.assertEquals(c:sum(), 3 * 5050)
+  lu.assertEquals(c[{ 57, 2 }], 57) -- every dimension a position: a number, as NumPy's scalar
+  lu.assertEquals(math.type(c[{ 57, 2 }]), "float")
+end
+
+function TestJoins:test_split_gives_views()
+  local a = tycho.arange(10)
+  local parts = a:split(4)
+  lu.assertEquals(#parts, 3)
+  lu.assertEquals(parts[1], tycho.tensor { 0, 1, 2, 3 })
+  lu.assertEquals(parts[3], tycho.tensor { 8, 9 })
+  parts[2]:fill_(-1)
+  lu.assertEquals(a[5], -1)
+  local m = tycho.arange(12):reshape(3, 4)
+  local cols = m:split(3, 2)
+  lu.assertEquals(cols[2]:shape(), { 3, 1 })
+  lu.assertEquals(#tycho.zeros(0):split(2), 1)
+end
+
+function TestJoins:test_errors()
+  local a = tycho.zeros(2, 3)
+  assert_error(function() tycho.cat({ a, tycho.zeros(3, 3) }, 2) end, "cat: element 2 is 3x3 but element 1 is 2x3 (they may differ only in dimension 2)")
+  assert_error(function() tycho.cat({}) end, "cat: the list of tensors is empty")
+  assert_error(function() tycho.cat({ a, 5 }) end, "cat: element 2 of the list is number, not a tensor")
+  assert_error(function() tycho.cat({ a, x = a }) end, "cat: the list of tensors has keys other than 1..1")
+  assert_error(function() tycho.cat({ tycho.tensor(1) }) end, "cat: 0-d tensors cannot be joined (use stack)")
+  assert_error(function() tycho.cat({ a }, 3) end, "cat: dimension 3 is out of range for 2-d tensors")
+  assert_error(function() tycho.stack({ a, tycho.zeros(3, 2) }) end, "stack: element 2 is 3x2 but element 1 is 2x3")
+  assert_error(function() tycho.stack({ a }, 4) end, "stack: dimension 4 is out of range for 2-d tensors stacked")
+  assert_error(function() a:split(0) end, "split: size 0 is not positive")
+  assert_error(function() a:index(1, { 3 }) end, "index: index 3 is out of range for dimension 1 of size 2")
+  assert_error(function() a:index(1, { 1.5 }) end, "index: position 1 is number, not an integer")
+  assert_error(function() a:index(1, tycho.tensor { 0.5 }) end, "index: position 1 is 0.5, not an integer")
+  assert_error(function() a:index(1, "x") end, "index: positions (argument 3) are a table or a tensor, got string")
+  local sly = setmetatable({}, { __len = function() return 3 end })
+  assert_error(function() tycho.cat(sly) end, "cat: the list of tensors has a __len metamethod")
+end
+
+function TestJoins:test_a_finalizer_closing_an_input_mid_call()
+  -- the result's allocation may run finalizers: one that closes an input is caught
+  for _ = 1, 20 do
+    local a, b = tycho.ones(300, 300), tycho.ones(300, 300)
+    setmetatable({}, { __gc = function() local c <close> = a end })
+    collectgarbage("step")
+    local ok, err = pcall(tycho.cat, { a, b }, 1)
+    if not ok then lu.assertStrContains(tostring(err), "closed") end
+  end
+end

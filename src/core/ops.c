@@ -1,6 +1,7 @@
 /* ops.c: elementwise arithmetic with NumPy broadcasting over arbitrary strides, reductions
    and matrix products (CBLAS, with a plain loop for tiny sizes where BLAS overhead dominates). */
 #include "core/ops.h"
+#include "core/vmath.h"
 
 #include "core/iter.h"
 
@@ -84,6 +85,28 @@ BIN_KERNEL(F_GE)
 typedef void (*bin_run)(int64_t, double *, int64_t, const double *, int64_t, const double *,
                         int64_t);
 
+/* A run of libmvec's work gathers strided or broadcast operands into blocks on the stack. */
+#define VBLOCK 256
+
+static void F_ATAN2_run(int64_t n, double *o, int64_t so, const double *a, int64_t sa,
+                        const double *b, int64_t sb)
+{
+    if (so == 1 && sa == 1 && sb == 1) {
+        ty_vatan2(o, a, b, n);
+        return;
+    }
+    double ya[VBLOCK], xb[VBLOCK], r[VBLOCK];
+    for (int64_t at = 0; at < n; at += VBLOCK) {
+        int64_t m = n - at < VBLOCK ? n - at : VBLOCK;
+        for (int64_t i = 0; i < m; i++) {
+            ya[i] = a[(at + i) * sa];
+            xb[i] = b[(at + i) * sb];
+        }
+        ty_vatan2(r, ya, xb, m);
+        for (int64_t i = 0; i < m; i++) o[(at + i) * so] = r[i];
+    }
+}
+
 static bin_run bin_kernel(ty_binop op)
 {
     switch (op) {
@@ -100,6 +123,7 @@ static bin_run bin_kernel(ty_binop op)
     case TY_LE: return F_LE_run;
     case TY_GT: return F_GT_run;
     case TY_GE: return F_GE_run;
+    case TY_ATAN2: return F_ATAN2_run;
     }
     return F_ADD_run;
 }
@@ -237,6 +261,61 @@ static void un_sigmoid(int64_t n, double *o, int64_t so, const double *a, int64_
         for (int64_t i = 0; i < n; i++) o[i * so] = sigmoid_one(a[i * sa]);
 }
 
+/* libmvec's functions on a run: contiguous as it is, strided through stack blocks. */
+static void vmath_run(int64_t n, double *o, int64_t so, const double *a, int64_t sa, ty_vfn f)
+{
+    if (so == 1 && sa == 1) {
+        ty_vmath(o, a, n, f);
+        return;
+    }
+    double buf[VBLOCK];
+    for (int64_t at = 0; at < n; at += VBLOCK) {
+        int64_t m = n - at < VBLOCK ? n - at : VBLOCK;
+        for (int64_t i = 0; i < m; i++) buf[i] = a[(at + i) * sa];
+        ty_vmath(buf, buf, m, f);
+        for (int64_t i = 0; i < m; i++) o[(at + i) * so] = buf[i];
+    }
+}
+
+#define VM_KERNEL(NAME, F)                                                              \
+    static void NAME(int64_t n, double *o, int64_t so, const double *a, int64_t sa)     \
+    {                                                                                  \
+        vmath_run(n, o, so, a, sa, F);                                                 \
+    }
+VM_KERNEL(un_sin, TY_VSIN)
+VM_KERNEL(un_cos, TY_VCOS)
+VM_KERNEL(un_tan, TY_VTAN)
+VM_KERNEL(un_asin, TY_VASIN)
+VM_KERNEL(un_acos, TY_VACOS)
+VM_KERNEL(un_atan, TY_VATAN)
+VM_KERNEL(un_sinh, TY_VSINH)
+VM_KERNEL(un_cosh, TY_VCOSH)
+VM_KERNEL(un_log1p, TY_VLOG1P)
+VM_KERNEL(un_expm1, TY_VEXPM1)
+VM_KERNEL(un_log2, TY_VLOG2)
+VM_KERNEL(un_log10, TY_VLOG10)
+
+/* Vectorized by the compiler in each clone (AVX2 and AVX-512 round in one instruction). */
+#define VEC_UN_KERNEL(NAME, F)                                                           \
+    TY_VECTOR_CLONES static void NAME(int64_t n, double *o, int64_t so, const double *a, \
+                                      int64_t sa)                                        \
+    {                                                                                    \
+        if (so == 1 && sa == 1)                                                          \
+            for (int64_t i = 0; i < n; i++) o[i] = F(a[i]);                              \
+        else                                                                             \
+            for (int64_t i = 0; i < n; i++) o[i * so] = F(a[i * sa]);                    \
+    }
+#define F_SIGN(x) ((x) > 0 ? 1.0 : (x) < 0 ? -1.0 : (x) == 0 ? 0.0 : (x))
+#define F_SQUARE(x) ((x) * (x))
+#define F_RELU(x) ((x) < 0 ? 0.0 : (x))
+VEC_UN_KERNEL(un_floor, floor)
+VEC_UN_KERNEL(un_ceil, ceil)
+VEC_UN_KERNEL(un_round, rint) /* the default rounding mode: half to even, as NumPy's round */
+VEC_UN_KERNEL(un_trunc, trunc)
+VEC_UN_KERNEL(un_sign, F_SIGN)
+VEC_UN_KERNEL(un_square, F_SQUARE)
+VEC_UN_KERNEL(un_relu, F_RELU)
+
 #define F_NEG(x) (-(x))
 UN_KERNEL(un_neg, F_NEG)
 UN_KERNEL(un_exp, exp)
@@ -258,6 +337,25 @@ void ty_unary(ty_tensor *out, const ty_tensor *a, ty_unop op)
     case TY_LOG: run = un_log; break;
     case TY_SQRT: run = un_sqrt; break;
     case TY_ABS: run = un_abs; break;
+    case TY_SIN: run = un_sin; break;
+    case TY_COS: run = un_cos; break;
+    case TY_TAN: run = un_tan; break;
+    case TY_ASIN: run = un_asin; break;
+    case TY_ACOS: run = un_acos; break;
+    case TY_ATAN: run = un_atan; break;
+    case TY_SINH: run = un_sinh; break;
+    case TY_COSH: run = un_cosh; break;
+    case TY_LOG1P: run = un_log1p; break;
+    case TY_EXPM1: run = un_expm1; break;
+    case TY_LOG2: run = un_log2; break;
+    case TY_LOG10: run = un_log10; break;
+    case TY_FLOOR: run = un_floor; break;
+    case TY_CEIL: run = un_ceil; break;
+    case TY_ROUND: run = un_round; break;
+    case TY_TRUNC: run = un_trunc; break;
+    case TY_SIGN: run = un_sign; break;
+    case TY_SQUARE: run = un_square; break;
+    case TY_RELU: run = un_relu; break;
     }
     const ty_tensor *ops[2] = { out, a };
     ty_iter it;
@@ -445,10 +543,43 @@ typedef struct red_state {
     int     nan;
 } red_state;
 
+/* The sum of the squared deviations from m of the run, as NumPy sums the array of them:
+   blocks of NUMPY_BUFSIZE, each pairwise, added in order; *acc and *filled carry a block
+   across runs (a reduction over all elements walks several). */
+typedef struct dev_state {
+    double  acc;
+    int64_t filled, blocks;
+    double  buf[NUMPY_BUFSIZE];
+} dev_state;
+
+static void dev_flush(dev_state *d)
+{
+    if (!d->filled) return;
+    double part = pairwise(d->buf, d->filled, 1);
+    d->acc = d->blocks++ == 0 ? part : d->acc + part;
+    d->filled = 0;
+}
+
+static void dev_step(dev_state *d, const double *p, int64_t n, int64_t s, double m)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double x = p[i * s] - m;
+        d->buf[d->filled++] = x * x;
+        if (d->filled == NUMPY_BUFSIZE) dev_flush(d);
+    }
+}
+
 static void red_step(red_state *r, ty_reduce op, const double *p, int64_t n, int64_t s)
 {
     if (op == TY_SUM || op == TY_MEAN) {
         r->v += sum_run(p, n, s);
+        r->seen += n;
+        return;
+    }
+    if (op == TY_PROD) {
+        double v = r->seen ? r->v : 1.0;
+        for (int64_t i = 0; i < n; i++) v *= p[i * s];
+        r->v = v;
         r->seen += n;
         return;
     }
@@ -477,6 +608,7 @@ static double red_result(const red_state *r, ty_reduce op)
     case TY_ARGMIN: return (double)r->at;
     case TY_MAX:
     case TY_MIN: return r->seen ? r->v : NAN;
+    case TY_PROD: return r->seen ? r->v : 1.0;
     default: return r->v;
     }
 }
@@ -484,6 +616,20 @@ static double red_result(const red_state *r, ty_reduce op)
 double ty_reduce_all(const ty_tensor *a, ty_reduce op)
 {
     red_state r = { 0, 0, 0, 0 };
+    if (op == TY_VAR) {
+        int64_t n = ty_numel(a);
+        if (n == 0) return NAN;
+        double m = ty_reduce_all(a, TY_MEAN);
+        dev_state d;
+        d.acc = 0;
+        d.filled = d.blocks = 0;
+        const ty_tensor *ops[1] = { a };
+        ty_iter it;
+        ty_iter_init(&it, a->ndim, a->shape, 1, ops);
+        TY_ITER_RUNS(it, dev_step(&d, it.ptr[0], n_, it.stride[0][last_], m));
+        dev_flush(&d);
+        return d.acc / (double)n;
+    }
     if (ty_numel(a) == 0) return red_result(&r, op);
     /* the iterator walks in row-major order, so arg* positions are flat C-order indexes */
     const ty_tensor *ops[1] = { a };
@@ -508,9 +654,80 @@ void ty_reduce_dim(ty_tensor *out, const ty_tensor *a, int dim, ty_reduce op)
     TY_ITER_RUNS(it, {
         int64_t so = it.stride[0][last_], sr = it.stride[1][last_];
         for (int64_t i = 0; i < n_; i++) {
+            const double *p = it.ptr[1] + i * sr;
+            if (op == TY_VAR) {
+                if (n == 0) {
+                    it.ptr[0][i * so] = NAN;
+                    continue;
+                }
+                double m = sum_run(p, n, s) / (double)n;
+                dev_state d;
+                d.acc = 0;
+                d.filled = d.blocks = 0;
+                dev_step(&d, p, n, s, m);
+                dev_flush(&d);
+                it.ptr[0][i * so] = d.acc / (double)n;
+                continue;
+            }
             red_state r = { 0, 0, 0, 0 };
-            if (n > 0) red_step(&r, op, it.ptr[1] + i * sr, n, s);
+            if (n > 0) red_step(&r, op, p, n, s);
             it.ptr[0][i * so] = red_result(&r, op);
+        }
+    });
+}
+
+void ty_cumulate(ty_tensor *out, const ty_tensor *a, int dim, ty_binop op)
+{
+    if (ty_numel(out) == 0) return;
+    int64_t n = a->shape[dim], sa = a->stride[dim], so = out->stride[dim];
+    ty_tensor ra = *a, ro = *out;
+    ty_view_drop(&ra, dim);
+    ty_view_drop(&ro, dim);
+    const ty_tensor *ops[2] = { &ro, &ra };
+    ty_iter it;
+    ty_iter_init(&it, ro.ndim, ro.shape, 2, ops);
+    TY_ITER_RUNS(it, {
+        int64_t s0 = it.stride[0][last_], s1 = it.stride[1][last_];
+        for (int64_t i = 0; i < n_; i++) {
+            double *o = it.ptr[0] + i * s0;
+            const double *p = it.ptr[1] + i * s1;
+            double acc = p[0];
+            o[0] = acc;
+            if (op == TY_MUL)
+                for (int64_t k = 1; k < n; k++) o[k * so] = acc = acc * p[k * sa];
+            else
+                for (int64_t k = 1; k < n; k++) o[k * so] = acc = acc + p[k * sa];
+        }
+    });
+}
+
+void ty_softmax(ty_tensor *out, const ty_tensor *a, int dim, int log_)
+{
+    if (ty_numel(out) == 0) return;
+    int64_t n = a->shape[dim], sa = a->stride[dim], so = out->stride[dim];
+    ty_tensor ra = *a, ro = *out;
+    ty_view_drop(&ra, dim);
+    ty_view_drop(&ro, dim);
+    const ty_tensor *ops[2] = { &ro, &ra };
+    ty_iter it;
+    ty_iter_init(&it, ro.ndim, ro.shape, 2, ops);
+    TY_ITER_RUNS(it, {
+        int64_t s0 = it.stride[0][last_], s1 = it.stride[1][last_];
+        for (int64_t i = 0; i < n_; i++) {
+            double *o = it.ptr[0] + i * s0;
+            const double *p = it.ptr[1] + i * s1;
+            double m = p[0];
+            for (int64_t k = 1; k < n; k++) m = p[k * sa] > m || p[k * sa] != p[k * sa] ? p[k * sa] : m;
+            /* the shifted values first (o may alias a), then their exponentials' sum */
+            for (int64_t k = 0; k < n; k++) o[k * so] = p[k * sa] - m;
+            double sum = 0;
+            for (int64_t k = 0; k < n; k++) sum += exp(o[k * so]);
+            if (log_) {
+                double ls = log(sum);
+                for (int64_t k = 0; k < n; k++) o[k * so] -= ls;
+            } else {
+                for (int64_t k = 0; k < n; k++) o[k * so] = exp(o[k * so]) / sum;
+            }
         }
     });
 }

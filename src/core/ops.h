@@ -23,14 +23,22 @@ typedef double ty_v4d_u __attribute__((vector_size(4 * sizeof(double)), aligned(
 
 typedef enum {
     TY_ADD, TY_SUB, TY_MUL, TY_DIV, TY_POW, TY_MAXIMUM, TY_MINIMUM,
-    TY_EQ, TY_NE, TY_LT, TY_LE, TY_GT, TY_GE
+    TY_EQ, TY_NE, TY_LT, TY_LE, TY_GT, TY_GE, TY_ATAN2
 } ty_binop;
 
 typedef enum {
-    TY_NEG, TY_TANH, TY_SIGMOID, TY_EXP, TY_LOG, TY_SQRT, TY_ABS
+    TY_NEG, TY_TANH, TY_SIGMOID, TY_EXP, TY_LOG, TY_SQRT, TY_ABS,
+    /* libm's, through vmath.h */
+    TY_SIN, TY_COS, TY_TAN, TY_ASIN, TY_ACOS, TY_ATAN, TY_SINH, TY_COSH, TY_LOG1P, TY_EXPM1,
+    TY_LOG2, TY_LOG10,
+    /* exact: NumPy's floor, ceil, round (half to even), trunc, sign (NaN stays NaN, zeros
+       give +0), square; relu is max(x, 0) with NaN kept */
+    TY_FLOOR, TY_CEIL, TY_ROUND, TY_TRUNC, TY_SIGN, TY_SQUARE, TY_RELU
 } ty_unop;
 
-typedef enum { TY_SUM, TY_MEAN, TY_MAX, TY_MIN, TY_ARGMAX, TY_ARGMIN } ty_reduce;
+/* TY_VAR is NumPy's var with ddof 0: the mean of the squared deviations from the mean,
+   each sum in NumPy's order (pairwise within blocks of 8192). TY_PROD multiplies in order. */
+typedef enum { TY_SUM, TY_MEAN, TY_MAX, TY_MIN, TY_ARGMAX, TY_ARGMIN, TY_PROD, TY_VAR } ty_reduce;
 
 /* Broadcast shape of a and b as NumPy computes it; TY_EARG with both shapes if they clash. */
 int  ty_broadcast_shape(const ty_tensor *a, const ty_tensor *b, int *ndim, int64_t *shape,
@@ -67,6 +75,11 @@ double ty_reduce_all(const ty_tensor *a, ty_reduce op);
 /* out (a's shape without dim) = reduction of a along dim (0-based). */
 void ty_reduce_dim(ty_tensor *out, const ty_tensor *a, int dim, ty_reduce op);
 double ty_norm(const ty_tensor *a);
+/* out = the running sums (add) or products (mul) of a along dim, same shape (NumPy's
+   cumsum/cumprod: in order, one element after the other). */
+void ty_cumulate(ty_tensor *out, const ty_tensor *a, int dim, ty_binop op);
+/* out = softmax of a along dim (log: log_softmax), same shape: e^(x - max) / sum. */
+void ty_softmax(ty_tensor *out, const ty_tensor *a, int dim, int log);
 
 /* allclose as NumPy: |a - b| <= atol + rtol * |b| everywhere (broadcast). */
 int ty_allclose(const ty_tensor *a, const ty_tensor *b, double rtol, double atol);

@@ -7,6 +7,7 @@
 
 #include "core/linalg.h"
 #include "core/ops.h"
+#include "core/sort.h"
 
 /* ---- in-place arithmetic --------------------------------------------------------------- */
 
@@ -80,6 +81,26 @@ static int m_exp(lua_State *L) { return unary(L, TY_EXP); }
 static int m_log(lua_State *L) { return unary(L, TY_LOG); }
 static int m_sqrt(lua_State *L) { return unary(L, TY_SQRT); }
 static int m_abs(lua_State *L) { return unary(L, TY_ABS); }
+static int m_sin(lua_State *L) { return unary(L, TY_SIN); }
+static int m_cos(lua_State *L) { return unary(L, TY_COS); }
+static int m_tan(lua_State *L) { return unary(L, TY_TAN); }
+static int m_asin(lua_State *L) { return unary(L, TY_ASIN); }
+static int m_acos(lua_State *L) { return unary(L, TY_ACOS); }
+static int m_atan(lua_State *L) { return unary(L, TY_ATAN); }
+static int m_sinh(lua_State *L) { return unary(L, TY_SINH); }
+static int m_cosh(lua_State *L) { return unary(L, TY_COSH); }
+static int m_log1p(lua_State *L) { return unary(L, TY_LOG1P); }
+static int m_expm1(lua_State *L) { return unary(L, TY_EXPM1); }
+static int m_log2(lua_State *L) { return unary(L, TY_LOG2); }
+static int m_log10(lua_State *L) { return unary(L, TY_LOG10); }
+static int m_floor(lua_State *L) { return unary(L, TY_FLOOR); }
+static int m_ceil(lua_State *L) { return unary(L, TY_CEIL); }
+static int m_round(lua_State *L) { return unary(L, TY_ROUND); }
+static int m_trunc(lua_State *L) { return unary(L, TY_TRUNC); }
+static int m_sign(lua_State *L) { return unary(L, TY_SIGN); }
+static int m_square(lua_State *L) { return unary(L, TY_SQUARE); }
+static int m_relu(lua_State *L) { return unary(L, TY_RELU); }
+static int l_atan2(lua_State *L) { return binary(L, TY_ATAN2, "atan2"); }
 
 static int m_clip(lua_State *L)
 {
@@ -118,11 +139,16 @@ static int l_where(lua_State *L)
 
 /* ---- reductions ----------------------------------------------------------------------- */
 
-static int reduce(lua_State *L, ty_reduce op, const char *fname)
+static int reduce_op(lua_State *L, ty_reduce op, const char *fname, int root);
+
+static int reduce(lua_State *L, ty_reduce op, const char *fname) { return reduce_op(L, op, fname, 0); }
+
+/* root: the square root of the result (std from var) */
+static int reduce_op(lua_State *L, ty_reduce op, const char *fname, int root)
 {
     ty_tensor *t = lt_check(L, 1);
     int arg = (op == TY_ARGMAX || op == TY_ARGMIN);
-    int needs_items = (op != TY_SUM && op != TY_MEAN);
+    int needs_items = (op != TY_SUM && op != TY_MEAN && op != TY_PROD && op != TY_VAR);
     char b[96];
     int keep = 0;
     if (!lua_isnoneornil(L, 3)) {
@@ -135,6 +161,7 @@ static int reduce(lua_State *L, ty_reduce op, const char *fname)
             return luaL_error(L, "%s: the %s tensor is empty", fname, LT_SHAPE(t, b));
         double r = ty_reduce_all(t, op);
         if (arg) r += 1;
+        if (root) r = sqrt(r);
         if (keep) { /* NumPy's keepdims over every axis: the value in a tensor of sizes 1 */
             int64_t ones[TY_MAX_DIMS];
             int nd = t->ndim;
@@ -155,6 +182,7 @@ static int reduce(lua_State *L, ty_reduce op, const char *fname)
     ty_tensor *out = lt_push_new(L, rest.ndim, rest.shape);
     lt_alive(L, t, 1);
     ty_reduce_dim(out, t, d, op);
+    if (root) ty_unary(out, out, TY_SQRT);
     if (keep) ty_view_insert(out, d); /* the result's own header: a size-1 dimension costs no copy */
     if (arg) {
         double one = 1.0;
@@ -170,6 +198,73 @@ static int m_max(lua_State *L) { return reduce(L, TY_MAX, "max"); }
 static int m_min(lua_State *L) { return reduce(L, TY_MIN, "min"); }
 static int m_argmax(lua_State *L) { return reduce(L, TY_ARGMAX, "argmax"); }
 static int m_argmin(lua_State *L) { return reduce(L, TY_ARGMIN, "argmin"); }
+static int m_prod(lua_State *L) { return reduce(L, TY_PROD, "prod"); }
+static int m_var(lua_State *L) { return reduce(L, TY_VAR, "var"); }
+static int m_std(lua_State *L) { return reduce_op(L, TY_VAR, "std", 1); }
+
+/* cumsum([d]) / cumprod([d]): along d, or over the elements in row-major order as a 1-d
+   result without d (NumPy's axis=None). */
+static int cumulate(lua_State *L, ty_binop op, const char *fname)
+{
+    ty_tensor *t = lt_check(L, 1);
+    if (lua_isnoneornil(L, 2)) {
+        int64_t n = ty_numel(t);
+        ty_tensor *flat = lt_push_new(L, 1, &n);
+        lt_alive(L, t, 1);
+        ty_copy_flat(flat, t);
+        if (n > 0) ty_cumulate(flat, flat, 0, op);
+        return 1;
+    }
+    int d = lt_check_dim(L, 2, t, fname);
+    ty_tensor *out = lt_push_like(L, t);
+    lt_alive(L, t, 1);
+    ty_cumulate(out, t, d, op);
+    return 1;
+}
+
+static int m_cumsum(lua_State *L) { return cumulate(L, TY_ADD, "cumsum"); }
+static int m_cumprod(lua_State *L) { return cumulate(L, TY_MUL, "cumprod"); }
+
+/* softmax([d]) / log_softmax([d]): along d, the last dimension by default. */
+static int softmax(lua_State *L, int log_, const char *fname)
+{
+    ty_tensor *t = lt_check(L, 1);
+    if (t->ndim == 0) return luaL_error(L, "%s: a 0-d tensor has no dimension", fname);
+    int d = lua_isnoneornil(L, 2) ? t->ndim - 1 : lt_check_dim(L, 2, t, fname);
+    ty_tensor *out = lt_push_like(L, t);
+    lt_alive(L, t, 1);
+    ty_softmax(out, t, d, log_);
+    return 1;
+}
+
+/* t:sort([d [, descending]]): the values and their 1-based positions along d (the last
+   dimension by default); t:argsort(...) the positions alone. */
+static int sort(lua_State *L, int positions_only, const char *fname)
+{
+    ty_tensor *t = lt_check(L, 1);
+    if (t->ndim == 0) return luaL_error(L, "%s: a 0-d tensor has no dimension to sort", fname);
+    int d = lua_isnoneornil(L, 2) ? t->ndim - 1 : lt_check_dim(L, 2, t, fname);
+    int descending = 0;
+    if (!lua_isnoneornil(L, 3)) {
+        if (!lua_isboolean(L, 3))
+            return luaL_error(L, "%s: descending (argument 3) must be a boolean, got %s", fname, luaL_typename(L, 3));
+        descending = lua_toboolean(L, 3);
+    }
+    lua_settop(L, 1);
+    int64_t wn = 3 * t->shape[d];
+    ty_tensor *ws = lt_push_new(L, 1, &wn);          /* 2 */
+    ty_tensor *values = lt_push_like(L, t);          /* 3 */
+    ty_tensor *pos = lt_push_like(L, t);             /* 4 */
+    lt_alive(L, t, 1);
+    ty_sort(values, pos, t, d, descending, ws->data);
+    return positions_only ? 1 : 2; /* values (3) and positions (4) */
+}
+
+static int m_sort(lua_State *L) { return sort(L, 0, "sort"); }
+static int m_argsort(lua_State *L) { return sort(L, 1, "argsort"); }
+
+static int m_softmax(lua_State *L) { return softmax(L, 0, "softmax"); }
+static int m_log_softmax(lua_State *L) { return softmax(L, 1, "log_softmax"); }
 
 static int m_norm(lua_State *L)
 {
@@ -322,6 +417,26 @@ static const lt_fn math_fns[] = {
     { "log", m_log, LT_METHOD | LT_FUNCTION, 1 },
     { "sqrt", m_sqrt, LT_METHOD | LT_FUNCTION, 1 },
     { "abs", m_abs, LT_METHOD | LT_FUNCTION, 1 },
+    { "sin", m_sin, LT_METHOD | LT_FUNCTION, 1 },
+    { "cos", m_cos, LT_METHOD | LT_FUNCTION, 1 },
+    { "tan", m_tan, LT_METHOD | LT_FUNCTION, 1 },
+    { "asin", m_asin, LT_METHOD | LT_FUNCTION, 1 },
+    { "acos", m_acos, LT_METHOD | LT_FUNCTION, 1 },
+    { "atan", m_atan, LT_METHOD | LT_FUNCTION, 1 },
+    { "sinh", m_sinh, LT_METHOD | LT_FUNCTION, 1 },
+    { "cosh", m_cosh, LT_METHOD | LT_FUNCTION, 1 },
+    { "log1p", m_log1p, LT_METHOD | LT_FUNCTION, 1 },
+    { "expm1", m_expm1, LT_METHOD | LT_FUNCTION, 1 },
+    { "log2", m_log2, LT_METHOD | LT_FUNCTION, 1 },
+    { "log10", m_log10, LT_METHOD | LT_FUNCTION, 1 },
+    { "floor", m_floor, LT_METHOD | LT_FUNCTION, 1 },
+    { "ceil", m_ceil, LT_METHOD | LT_FUNCTION, 1 },
+    { "round", m_round, LT_METHOD | LT_FUNCTION, 1 },
+    { "trunc", m_trunc, LT_METHOD | LT_FUNCTION, 1 },
+    { "sign", m_sign, LT_METHOD | LT_FUNCTION, 1 },
+    { "square", m_square, LT_METHOD | LT_FUNCTION, 1 },
+    { "relu", m_relu, LT_METHOD | LT_FUNCTION, 1 },
+    { "atan2", l_atan2, LT_FUNCTION, 2 },
     { "clip", m_clip, LT_METHOD | LT_FUNCTION, 3 },
     { "sum", m_sum, LT_METHOD | LT_FUNCTION, 3 },
     { "mean", m_mean, LT_METHOD | LT_FUNCTION, 3 },
@@ -329,6 +444,15 @@ static const lt_fn math_fns[] = {
     { "min", m_min, LT_METHOD | LT_FUNCTION, 3 },
     { "argmax", m_argmax, LT_METHOD | LT_FUNCTION, 3 },
     { "argmin", m_argmin, LT_METHOD | LT_FUNCTION, 3 },
+    { "prod", m_prod, LT_METHOD | LT_FUNCTION, 3 },
+    { "var", m_var, LT_METHOD | LT_FUNCTION, 3 },
+    { "std", m_std, LT_METHOD | LT_FUNCTION, 3 },
+    { "cumsum", m_cumsum, LT_METHOD | LT_FUNCTION, 2 },
+    { "cumprod", m_cumprod, LT_METHOD | LT_FUNCTION, 2 },
+    { "sort", m_sort, LT_METHOD | LT_FUNCTION, 3 },
+    { "argsort", m_argsort, LT_METHOD | LT_FUNCTION, 3 },
+    { "softmax", m_softmax, LT_METHOD | LT_FUNCTION, 2 },
+    { "log_softmax", m_log_softmax, LT_METHOD | LT_FUNCTION, 2 },
     { "norm", m_norm, LT_METHOD | LT_FUNCTION, 1 },
     { "dot", l_dot, LT_METHOD | LT_FUNCTION, 2 },
     { "matmul", l_matmul, LT_METHOD | LT_FUNCTION, 2 },

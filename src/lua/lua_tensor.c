@@ -480,6 +480,7 @@ void lt_open_tensor(lua_State *L)
     lt_register_create(L, mt, methods, module);
     lt_register_views(L, mt, methods, module);
     lt_register_math(L, mt, methods, module);
+    lt_register_join(L, mt, methods, module);
     if (fresh) make_small_metatable(L, mt);
     lua_settop(L, module);
 }

@@ -89,6 +89,7 @@ void lt_open_tensor(lua_State *L);   /* tensor type, creation, views, math */
 void lt_register_create(lua_State *L, int mt, int methods, int module);
 void lt_register_views(lua_State *L, int mt, int methods, int module);
 void lt_register_math(lua_State *L, int mt, int methods, int module);
+void lt_register_join(lua_State *L, int mt, int methods, int module);
 /* luaL_setfuncs into the table at idx. */
 void lt_setfuncs_at(lua_State *L, int idx, const luaL_Reg *fns);
 /* A function of the tensor files and where it goes: a method (t:name()), a function of the

@@ -564,7 +564,10 @@ static int m_index(lua_State *L)
     case LUA_TTABLE: {
         ty_tensor v;
         slice_header(L, t, 2, &v, "index");
-        lt_push_view(L, &v, 1);
+        if (v.ndim == 0 && t->ndim > 0) /* every dimension a position: the element itself */
+            lua_pushnumber(L, *v.data);
+        else
+            lt_push_view(L, &v, 1);
         return 1;
     }
     default:
