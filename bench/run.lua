@@ -118,6 +118,48 @@ local cases = {
       local a = tycho.randn(1000000)
       return function() local _ = a:sum() end
     end },
+  { "prod_1e6", nil, function()
+      local a = tycho.rand(1000000) * 0.002 + 0.999
+      return function() local _ = a:prod() end
+    end },
+  { "var_1e6", nil, function()
+      local a = tycho.randn(1000000)
+      return function() local _ = a:var() end
+    end },
+  { "std_1000x1000_d2", nil, function()
+      local a = tycho.randn(1000, 1000)
+      return function() local _ = a:std(2) end
+    end },
+  { "cumsum_1e6", nil, function()
+      local a = tycho.randn(1000000)
+      return function() local _ = a:cumsum() end
+    end },
+  { "cumprod_1e6", nil, function()
+      local a = tycho.rand(1000000) * 0.002 + 0.999
+      return function() local _ = a:cumprod() end
+    end },
+  { "sort_1e6", nil, function()
+      local a = tycho.randn(1000000)
+      return function() local _ = a:sort() end
+    end },
+  { "softmax_1000x1000", nil, function()
+      local a = tycho.randn(1000, 1000)
+      return function() local _ = a:softmax(2) end
+    end },
+  { "slice_1000x1000", nil, function()
+      local a = tycho.randn(1000, 1000)
+      return function() local _ = a[{ { 2, 500 }, { 1, 1000, 2 } }] end
+    end },
+  { "mask_1000x1000", nil, function()
+      local a = tycho.randn(1000, 1000)
+      local m = a:gt(0)
+      return function() local _ = a[m] end
+    end },
+  { "cat_100x100x100", nil, function()
+      local parts = {}
+      for i = 1, 100 do parts[i] = tycho.randn(100, 100) end
+      return function() local _ = tycho.cat(parts, 1) end
+    end },
   { "add_broadcast_1000x1000", nil, function()
       local a, b = tycho.randn(1000, 1000), tycho.randn(1000)
       return function() local _ = a + b end

@@ -91,6 +91,16 @@ CASES = [
     ("mul_scalar_1e6", lambda: (lambda a: (lambda: a * 2.5))(torch.randn(10**6))),
     ("tanh_1e6", lambda: (lambda a: (lambda: torch.tanh(a)))(torch.randn(10**6))),
     ("sum_1e6", lambda: (lambda a: (lambda: a.sum()))(torch.randn(10**6))),
+    ("prod_1e6", lambda: (lambda a: (lambda: a.prod()))(torch.rand(10**6) * 0.002 + 0.999)),
+    ("var_1e6", lambda: (lambda a: (lambda: a.var(unbiased=False)))(torch.randn(10**6))),
+    ("std_1000x1000_d2", lambda: (lambda a: (lambda: a.std(dim=1, unbiased=False)))(torch.randn(1000, 1000))),
+    ("cumsum_1e6", lambda: (lambda a: (lambda: a.cumsum(0)))(torch.randn(10**6))),
+    ("cumprod_1e6", lambda: (lambda a: (lambda: a.cumprod(0)))(torch.rand(10**6) * 0.002 + 0.999)),
+    ("sort_1e6", lambda: (lambda a: (lambda: torch.sort(a, stable=True)))(torch.randn(10**6))),
+    ("softmax_1000x1000", lambda: (lambda a: (lambda: torch.softmax(a, 1)))(torch.randn(1000, 1000))),
+    ("slice_1000x1000", lambda: (lambda a: (lambda: a[1:500, 0:1000:2]))(torch.randn(1000, 1000))),
+    ("mask_1000x1000", lambda: (lambda a: (lambda m: (lambda: a[m]))(a > 0))(torch.randn(1000, 1000))),
+    ("cat_100x100x100", lambda: (lambda parts: (lambda: torch.cat(parts, 0)))([torch.randn(100, 100) for _ in range(100)])),
     ("add_broadcast_1000x1000", lambda: (lambda a, b: (lambda: a + b))(torch.randn(1000, 1000), torch.randn(1000))),
 ]
 

@@ -66,6 +66,19 @@ static const char *const OPS[] = {
     "g = mk(nn.GRULayer, %i, %i)", "%t = g:forward(%t, %t)", "%t = g:forward_step(%t, %t)",
     "%t = g:backward(%t)", "%t = g:backward_step(%t)", "g.W_hh = %t", "g.b_ih = %t",
     "g.b_hh = %t", "%t = g.h_n", "%t = g:forward(%t, g.h_n)", "g:reset()",
+    "%t = %t[{%i, {%i, %i}}]", "%t = %t[{{}, {%i, %i, %i}}]", "%t[{%i}] = %t",
+    "%t[{{%i, %i}}] = %f", "%t = %t[%t:gt(%f)]", "%t[%t:lt(%f)] = %f", "%t[%t:ge(%f)] = %t",
+    "%t[%t] = %t", "%t = %t[{%i, %i, %i}]", "%t = %t:squeeze()", "%t = %t:squeeze(%i)",
+    "%t = %t:unsqueeze(%i)", "%t = %t:permute(%i, %i, %i)", "%t = %t:permute(%i, %i)",
+    "%t = %t:expand(%s)", "%t = %t:flatten(%i, %i)", "%t = %t:flatten()",
+    "%t = tycho.cat({%t, %t}, %i)", "%t = tycho.stack({%t, %t}, %i)", "%t = %t:split(%i, %i)[1]",
+    "%t = %t:index(%i, {%i, %i})", "%t = %t:index(%i, %t)", "%t = %t:sin()", "%t = %t:cos()",
+    "%t = %t:atan()", "%t = %t:log1p()", "%t = %t:expm1()", "%t = %t:round()", "%t = %t:floor()",
+    "%t = %t:sign()", "%t = %t:relu()", "%t = tycho.atan2(%t, %t)", "%t = %t:prod(%i)",
+    "%t = %t:var(%i, true)", "%t = tycho.tensor(%t:std())", "%t = %t:cumsum(%i)",
+    "%t = %t:cumprod()", "%t = %t:sort(%i, true)", "%t = %t:argsort(%i)", "%t = %t:softmax(%i)",
+    "%t = %t:log_softmax()", "%t = %t:sum(%i, true)", "local _ = tostring(%t:shape())",
+    "local _ = %t == %t", "%t = tycho.full(%s, %f)",
 };
 enum { NOPS = sizeof OPS / sizeof OPS[0], NVARS = 8 };
 

@@ -295,7 +295,12 @@ VM_KERNEL(un_expm1, TY_VEXPM1)
 VM_KERNEL(un_log2, TY_VLOG2)
 VM_KERNEL(un_log10, TY_VLOG10)
 
-/* Vectorized by the compiler in each clone (AVX2 and AVX-512 round in one instruction). */
+/* Vectorized by the compiler in each clone (AVX2 and AVX-512 round in one instruction);
+   rounding to an integer raises no exception a caller could see, so trapping math is off. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("tree-vectorize", "no-trapping-math")
+#endif
 #define VEC_UN_KERNEL(NAME, F)                                                           \
     TY_VECTOR_CLONES static void NAME(int64_t n, double *o, int64_t so, const double *a, \
                                       int64_t sa)                                        \
@@ -315,6 +320,9 @@ VEC_UN_KERNEL(un_trunc, trunc)
 VEC_UN_KERNEL(un_sign, F_SIGN)
 VEC_UN_KERNEL(un_square, F_SQUARE)
 VEC_UN_KERNEL(un_relu, F_RELU)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 #define F_NEG(x) (-(x))
 UN_KERNEL(un_neg, F_NEG)
@@ -418,6 +426,21 @@ void ty_mask_select(ty_tensor *out, const ty_tensor *t, const ty_tensor *mask)
     if (ty_numel(t) == 0) return;
     double *o = out->data;
     int64_t so = out->ndim ? out->stride[0] : 1;
+    int64_t count = out->ndim ? out->shape[0] : 1;
+    if (so == 1 && ty_is_contiguous(t) && ty_is_contiguous(mask)) {
+        /* branch-free: every element is stored, the position advances where the mask is 1
+           (a mask of random bits would mispredict half the branches); past the last
+           selected element the stores go to a scratch slot */
+        const double *a = t->data, *m = mask->data;
+        int64_t n = ty_numel(t), k = 0;
+        double scratch;
+        for (int64_t i = 0; i < n; i++) {
+            double *dst = k < count ? o + k : &scratch;
+            *dst = a[i];
+            k += m[i] == 1.0;
+        }
+        return;
+    }
     const ty_tensor *ops[2] = { t, mask };
     ty_iter it;
     ty_iter_init(&it, t->ndim, t->shape, 2, ops);
@@ -562,10 +585,18 @@ static void dev_flush(dev_state *d)
 
 static void dev_step(dev_state *d, const double *p, int64_t n, int64_t s, double m)
 {
-    for (int64_t i = 0; i < n; i++) {
-        double x = p[i * s] - m;
-        d->buf[d->filled++] = x * x;
+    while (n > 0) {
+        int64_t room = NUMPY_BUFSIZE - d->filled, k = n < room ? n : room;
+        double *b = d->buf + d->filled;
+        if (s == 1) {
+            for (int64_t i = 0; i < k; i++) b[i] = (p[i] - m) * (p[i] - m);
+        } else {
+            for (int64_t i = 0; i < k; i++) b[i] = (p[i * s] - m) * (p[i * s] - m);
+        }
+        d->filled += k;
         if (d->filled == NUMPY_BUFSIZE) dev_flush(d);
+        p += k * s;
+        n -= k;
     }
 }
 
@@ -718,15 +749,29 @@ void ty_softmax(ty_tensor *out, const ty_tensor *a, int dim, int log_)
             const double *p = it.ptr[1] + i * s1;
             double m = p[0];
             for (int64_t k = 1; k < n; k++) m = p[k * sa] > m || p[k * sa] != p[k * sa] ? p[k * sa] : m;
-            /* the shifted values first (o may alias a), then their exponentials' sum */
+            /* the shifted values first (o may alias a), then their exponentials (in o for
+               softmax, in blocks for log_softmax) and their sum */
             for (int64_t k = 0; k < n; k++) o[k * so] = p[k * sa] - m;
-            double sum = 0;
-            for (int64_t k = 0; k < n; k++) sum += exp(o[k * so]);
+            double sum = 0, e[VBLOCK];
+            if (!log_ && so == 1) {
+                ty_vmath(o, o, n, TY_VEXP);
+            } else {
+                for (int64_t at = 0; at < n; at += VBLOCK) {
+                    int64_t len = n - at < VBLOCK ? n - at : VBLOCK;
+                    for (int64_t k = 0; k < len; k++) e[k] = o[(at + k) * so];
+                    ty_vmath(e, e, len, TY_VEXP);
+                    if (log_)
+                        sum += pairwise(e, len, 1);
+                    else
+                        for (int64_t k = 0; k < len; k++) o[(at + k) * so] = e[k];
+                }
+            }
+            if (!log_) sum = sum_run(o, n, so); /* NumPy's e.sum(axis) order */
             if (log_) {
                 double ls = log(sum);
                 for (int64_t k = 0; k < n; k++) o[k * so] -= ls;
             } else {
-                for (int64_t k = 0; k < n; k++) o[k * so] = exp(o[k * so]) / sum;
+                for (int64_t k = 0; k < n; k++) o[k * so] /= sum;
             }
         }
     });

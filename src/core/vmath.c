@@ -24,11 +24,12 @@ static scalar_fn scalar_of(ty_vfn f)
     case TY_VEXPM1: return expm1;
     case TY_VLOG2: return log2;
     case TY_VLOG10: return log10;
+    case TY_VEXP: return exp;
     }
     return sin;
 }
 
-#if defined(TY_HAVE_MVEC) && defined(__x86_64__) && defined(__GNUC__)
+#if defined(TY_HAVE_MVEC) && defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
 
 /* libmvec's entry points (the vector function ABI's names: e = AVX-512, d = AVX2,
@@ -38,7 +39,7 @@ static scalar_fn scalar_of(ty_vfn f)
 #pragma GCC target("avx512f")
 #define DECL8(name) __m512d _ZGVeN8v_##name(__m512d);
 DECL8(sin) DECL8(cos) DECL8(tan) DECL8(asin) DECL8(acos) DECL8(atan) DECL8(sinh) DECL8(cosh)
-DECL8(log1p) DECL8(expm1) DECL8(log2) DECL8(log10)
+DECL8(log1p) DECL8(expm1) DECL8(log2) DECL8(log10) DECL8(exp)
 __m512d _ZGVeN8vv_atan2(__m512d, __m512d);
 typedef __m512d (*fn8)(__m512d);
 
@@ -57,6 +58,7 @@ static fn8 fn8_of(ty_vfn f)
     case TY_VEXPM1: return _ZGVeN8v_expm1;
     case TY_VLOG2: return _ZGVeN8v_log2;
     case TY_VLOG10: return _ZGVeN8v_log10;
+    case TY_VEXP: return _ZGVeN8v_exp;
     }
     return _ZGVeN8v_sin;
 }
@@ -95,7 +97,7 @@ static void run8_atan2(double *out, const double *y, const double *x, int64_t n)
 #pragma GCC target("avx2")
 #define DECL4(name) __m256d _ZGVdN4v_##name(__m256d);
 DECL4(sin) DECL4(cos) DECL4(tan) DECL4(asin) DECL4(acos) DECL4(atan) DECL4(sinh) DECL4(cosh)
-DECL4(log1p) DECL4(expm1) DECL4(log2) DECL4(log10)
+DECL4(log1p) DECL4(expm1) DECL4(log2) DECL4(log10) DECL4(exp)
 __m256d _ZGVdN4vv_atan2(__m256d, __m256d);
 typedef __m256d (*fn4)(__m256d);
 
@@ -114,6 +116,7 @@ static fn4 fn4_of(ty_vfn f)
     case TY_VEXPM1: return _ZGVdN4v_expm1;
     case TY_VLOG2: return _ZGVdN4v_log2;
     case TY_VLOG10: return _ZGVdN4v_log10;
+    case TY_VEXP: return _ZGVdN4v_exp;
     }
     return _ZGVdN4v_sin;
 }

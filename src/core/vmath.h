@@ -7,7 +7,7 @@
 
 typedef enum {
     TY_VSIN, TY_VCOS, TY_VTAN, TY_VASIN, TY_VACOS, TY_VATAN, TY_VSINH, TY_VCOSH,
-    TY_VLOG1P, TY_VEXPM1, TY_VLOG2, TY_VLOG10
+    TY_VLOG1P, TY_VEXPM1, TY_VLOG2, TY_VLOG10, TY_VEXP
 } ty_vfn;
 
 /* out[i] = f(in[i]) for n contiguous elements (out may equal in). */
