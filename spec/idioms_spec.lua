@@ -402,6 +402,8 @@ function TestJoins:test_split_gives_views()
   local cols = m:split(3, 2)
   lu.assertEquals(cols[2]:shape(), { 3, 1 })
   lu.assertEquals(#tycho.zeros(0):split(2), 1)
+  lu.assertEquals(#a:split(math.maxinteger), 1) -- found by fuzz_ops: the count overflowed
+  lu.assertEquals(a:split(math.maxinteger)[1], a)
 end
 
 function TestJoins:test_errors()

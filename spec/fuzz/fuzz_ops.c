@@ -78,7 +78,7 @@ static const char *const OPS[] = {
     "%t = %t:var(%i, true)", "%t = tycho.tensor(%t:std())", "%t = %t:cumsum(%i)",
     "%t = %t:cumprod()", "%t = %t:sort(%i, true)", "%t = %t:argsort(%i)", "%t = %t:softmax(%i)",
     "%t = %t:log_softmax()", "%t = %t:sum(%i, true)", "local _ = tostring(%t:shape())",
-    "local _ = %t == %t", "%t = tycho.full(%s, %f)",
+    "local _ = %t == %t", "%t = tycho.full(%i, %i, %f)",
 };
 enum { NOPS = sizeof OPS / sizeof OPS[0], NVARS = 8 };
 

@@ -124,7 +124,7 @@ static int m_split(lua_State *L)
     int d = lua_isnoneornil(L, 3) ? 0 : lt_check_dim(L, 3, t, "split");
     if (size < 1) return luaL_error(L, "split: size %I is not positive", size);
     int64_t len = t->shape[d];
-    int64_t parts = len == 0 ? 1 : (len + size - 1) / size;
+    int64_t parts = len == 0 ? 1 : (len - 1) / size + 1; /* no overflow for any size */
     if (parts > 1000000) return luaL_error(L, "split: %I parts (at most 1000000)", (lua_Integer)parts);
     lua_createtable(L, (int)parts, 0);
     for (int64_t i = 0; i < parts; i++) {
