@@ -48,17 +48,18 @@ int lt_newmetatable(lua_State *L, const char *name, const void *key)
     return 1;
 }
 
+/* Both tensor metatables carry, at integer keys (array reads, where the registry's are hash
+   lookups by pointer, a third of a small view's cost): MT_MARK, a light userdata no script
+   can make (&tensor_key), so a metatable holding it is one of the two; MT_BIG, the big
+   kind's metatable (for the views of any tensor); MT_TALLY, the state's tally. */
+enum { MT_MARK = 1, MT_BIG = 2, MT_TALLY = 3 };
+
 ty_tensor *lt_test(lua_State *L, int i)
 {
     void *p = lua_touserdata(L, i);
     if (!p || !lua_getmetatable(L, i)) return NULL;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &small_key);
-    int same = lua_rawequal(L, -1, -2);
-    if (!same) {
-        lua_pop(L, 1);
-        lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_key);
-        same = lua_rawequal(L, -1, -2);
-    }
+    int same = lua_rawgeti(L, -1, MT_MARK) == LUA_TLIGHTUSERDATA &&
+               lua_touserdata(L, -1) == (void *)&tensor_key;
     lua_pop(L, 2);
     return same ? p : NULL;
 }
@@ -288,12 +289,29 @@ ty_tensor *lt_push_new_up(lua_State *L, int ndim, const int64_t *shape)
     return push_new(L, ndim, shape, 1);
 }
 
+/* An empty big tensor, its metatable and tally found through the owner's metatable (a
+   tensor's) instead of the registry. */
+static ty_tensor *push_empty_beside(lua_State *L, int owner)
+{
+    if (!lua_getmetatable(L, owner)) return lt_push_empty(L);
+    lua_rawgeti(L, -1, MT_TALLY);
+    tally *tl = lua_touserdata(L, -1);
+    if (tl && tl->closing) luaL_error(L, "the engine is closing: no new tensors or layers");
+    lua_rawgeti(L, -2, MT_BIG);
+    ty_tensor *t = lua_newuserdatauv(L, sizeof *t, 0);
+    memset(t, 0, sizeof *t);
+    lua_insert(L, -4);    /* t, mt, tally, big */
+    lua_setmetatable(L, -4);
+    lua_pop(L, 2);
+    return t;
+}
+
 ty_tensor *lt_push_view(lua_State *L, const ty_tensor *src, int owner)
 {
     owner = lua_absindex(L, owner);
     ty_tensor *o = lua_touserdata(L, owner);
     if (src->storage) {
-        ty_tensor *t = lt_push_empty(L);
+        ty_tensor *t = push_empty_beside(L, owner);
         /* the allocation may have run a finalizer that closed the owner, and with it the
            storage src names: share it only if the owner still holds it */
         lt_alive(L, o, owner);
@@ -454,6 +472,17 @@ static void make_small_metatable(lua_State *L, int mt)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &small_key);
 }
 
+/* MT_MARK, MT_BIG and MT_TALLY into the metatable at mt (see lt_test). */
+static void mark_metatable(lua_State *L, int mt)
+{
+    lua_pushlightuserdata(L, (void *)&tensor_key);
+    lua_rawseti(L, mt, MT_MARK);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &tensor_key);
+    lua_rawseti(L, mt, MT_BIG);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &tally_key);
+    lua_rawseti(L, mt, MT_TALLY);
+}
+
 void lt_open_tensor(lua_State *L)
 {
     int module = lua_gettop(L);
@@ -481,6 +510,9 @@ void lt_open_tensor(lua_State *L)
     lt_register_views(L, mt, methods, module);
     lt_register_math(L, mt, methods, module);
     lt_register_join(L, mt, methods, module);
-    if (fresh) make_small_metatable(L, mt);
+    if (fresh) {
+        mark_metatable(L, mt);
+        make_small_metatable(L, mt); /* copies the marks */
+    }
     lua_settop(L, module);
 }
