@@ -44,6 +44,9 @@ function TestSlices:test_ranges_positions_steps_against_numpy()
   same(a[{ { 1, 4, 2 } }], F("slice_r14_step2"))
   same(a:permute(3, 2, 1)[{ { 2, 5 }, { 1, 3 } }], F("slice_t_r25_r13"))
   same(a[{ {}, { 4, 3 } }], F("slice_empty"))
+  -- a step past the end takes the first element alone (found by fuzz_ops: the stride overflowed)
+  same(a[{ { 2, 4, math.maxinteger } }], a[{ { 2 } }])
+  same(a[{ {}, {}, { 1, -1, 1 << 62 } }], a[{ {}, {}, { 1 } }])
 end
 
 function TestSlices:test_slices_are_views()

@@ -267,10 +267,12 @@ void ty_view_drop(ty_tensor *t, int dim)
 void ty_view_step(ty_tensor *t, int dim, int64_t start, int64_t len, int64_t step)
 {
     TY_ASSERT(dim >= 0 && dim < t->ndim && step >= 1 && start >= 0 && len >= 0 &&
-              (len == 0 || start + (len - 1) * step < t->shape[dim]));
+              (len == 0 || (start < t->shape[dim] && len - 1 <= (t->shape[dim] - 1 - start) / step)));
     if (len > 0) t->data += start * t->stride[dim];
     t->shape[dim] = len;
-    t->stride[dim] *= step;
+    /* with two elements or more the step is under the size, so the product stays within
+       the tensor's own span; with fewer it is never used (and may be any integer) */
+    if (len > 1) t->stride[dim] *= step;
 }
 
 void ty_view_insert(ty_tensor *t, int dim)
