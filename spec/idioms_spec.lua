@@ -246,6 +246,34 @@ function TestNothingIgnored:test_extra_arguments_are_errors()
   lu.assertEquals(a:clone(nil), a)
 end
 
+function TestNothingIgnored:test_every_function_bounds_its_arguments()
+  local checks = require "tycho.checks"
+  local t = tycho.ones(2)
+  local calls = {
+    { "seed: takes at most 1 argument, got 2", function() tycho.random.seed(1, 2) end },
+    { "clock: takes at most 0 arguments, got 1", function() tycho.clock(1) end },
+    { "memory: takes at most 0 arguments, got 1", function() tycho.memory(1) end },
+    { "blas: takes at most 0 arguments, got 1", function() tycho.blas(1) end },
+    { "is_tensor: takes at most 1 argument, got 2", function() tycho.is_tensor(t, 1) end },
+    { "rel_error: takes at most 2 arguments, got 3", function() checks.rel_error(t, t, 1) end },
+    { "grad_check: takes at most 4 arguments, got 5", function() checks.grad_check(function() return 0 end, t, nil, 1e-5, 3) end },
+    { "grad_check4: takes at most 4 arguments, got 5", function() checks.grad_check4(function() return 0 end, t, nil, 1e-3, 3) end },
+    { "Tanh: takes at most 0 arguments, got 1", function() tycho.nn.Tanh(1) end },
+    { "Tanh.forward: takes at most 2 arguments, got 3", function() tycho.nn.Tanh():forward(t, 1) end },
+    { "cat: takes at most 2 arguments, got 3", function() tycho.cat({ t }, 1, 2) end },
+    { "atan2: takes at most 2 arguments, got 3", function() tycho.atan2(t, t, t) end },
+    { "sort: takes at most 3 arguments, got 4 (t:name(...) counts t as one)", function() t:sort(1, true, 1) end },
+  }
+  if tycho.load then
+    calls[#calls + 1] = { "load: takes at most 1 argument, got 2", function() tycho.load("x.npy", 1) end }
+    calls[#calls + 1] = { "save: takes at most 2 arguments, got 3", function() t:save("never.npy", 1) end }
+  end
+  for _, c in ipairs(calls) do assert_error(c[2], c[1]) end
+  -- trailing nils are left out
+  lu.assertEquals(checks.rel_error(t, t, nil), 0)
+  lu.assertTrue(tycho.clock(nil) > 0)
+end
+
 function TestNothingIgnored:test_full_takes_sizes_then_the_value()
   same(tycho.full(2, 3, 7), tycho.tensor { { 7, 7, 7 }, { 7, 7, 7 } })
   same(tycho.full({ 2, 3 }, 7), tycho.tensor { { 7, 7, 7 }, { 7, 7, 7 } })

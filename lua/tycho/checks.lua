@@ -26,7 +26,18 @@ end
 
 --- max(|x - y| / max(1e-8, |x| + |y|)) over all elements (broadcasting as NumPy). Errors
 -- name the caller's line, as Lua's own functions do.
-function checks.rel_error(x, y)
+-- Nothing is silently ignored: a call with more arguments than the function takes (trailing
+-- nils count as left out) is an error naming the function.
+local function at_most(fname, n, ...)
+  local count = select("#", ...)
+  while count > n and select(count, ...) == nil do count = count - 1 end
+  if count > n then
+    error(("%s: takes at most %d arguments, got %d"):format(fname, n, count), 3)
+  end
+end
+
+function checks.rel_error(x, y, ...)
+  at_most("rel_error", 2, x, y, ...)
   local a, b = as_tensor(x, "x"), as_tensor(y, "y")
   local ok, r = pcall(relative, a, b)
   if not ok then
@@ -105,7 +116,8 @@ end
 --- Numerical gradient of f at x: with df, of sum(f(x) * df); without, of the number f(x).
 -- x is perturbed in place one element at a time and restored. The notebook's central
 -- difference (f(x + h) - f(x - h)) / 2h, h = 1e-5 unless given.
-function checks.grad_check(f, x, df, h)
+function checks.grad_check(f, x, df, h, ...)
+  at_most("grad_check", 4, f, x, df, h, ...)
   local grad = differences("grad_check", f, x, df, h or 1e-5, { 1, -1 }, { 1, -1 }, 2)
   return grad -- not a tail call: the errors' level 3 is the caller
 end
@@ -113,7 +125,8 @@ end
 --- The same with the fourth-order central difference (f(x - 2h) - 8 f(x - h) + 8 f(x + h)
 -- - f(x + 2h)) / 12h, h = 1e-3 unless given: its error falls as h^4 where grad_check's falls
 -- as h^2, for functions whose third derivatives are large (saturated gates).
-function checks.grad_check4(f, x, df, h)
+function checks.grad_check4(f, x, df, h, ...)
+  at_most("grad_check4", 4, f, x, df, h, ...)
   local grad = differences("grad_check4", f, x, df, h or 1e-3, { 1, -1, 2, -2 }, { 8, -8, -1, 1 }, 12)
   return grad
 end

@@ -662,6 +662,7 @@ static void run_end(tycho *T)
 static int l_fail_allocation(lua_State *L)
 {
     tycho *T = lua_touserdata(L, lua_upvalueindex(1));
+    lt_check_nargs(L, 1, "fail_allocation");
     lua_Integer n = luaL_optinteger(L, 1, 0);
     luaL_argcheck(L, n >= 0, 1, "must be a count (0 or nil: off)");
     int reached = T->fail_reached;
@@ -675,6 +676,7 @@ static int l_fail_allocation(lua_State *L)
 static int l_memory_used(lua_State *L)
 {
     tycho *T = lua_touserdata(L, lua_upvalueindex(1));
+    lt_check_nargs(L, 0, "memory_used");
     lua_pushinteger(L, (lua_Integer)T->mem_used);
     return 1;
 }
@@ -684,6 +686,7 @@ static int l_memory_used(lua_State *L)
 static int l_memory_peak(lua_State *L)
 {
     tycho *T = lua_touserdata(L, lua_upvalueindex(1));
+    lt_check_nargs(L, 1, "memory_peak");
     lua_pushinteger(L, (lua_Integer)T->mem_peak);
     if (lua_toboolean(L, 1)) T->mem_peak = T->mem_used;
     return 1;

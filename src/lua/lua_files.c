@@ -43,6 +43,7 @@ static int raise_as(lua_State *L, const char *fname, const ty_error *e)
 
 static int l_load(lua_State *L)
 {
+    lt_check_nargs(L, 1, "load");
     if (lua_type(L, 1) != LUA_TSTRING)
         return luaL_error(L, "load: path must be a string (got %s)", what(L, 1));
     const char *path = check_path(L, 1, "load");
@@ -70,8 +71,17 @@ static int save(lua_State *L, int ipath, int itensor, const char *usage)
     return 0;
 }
 
-static int l_save(lua_State *L) { return save(L, 1, 2, "save(path, tensor)"); }
-static int m_save(lua_State *L) { return save(L, 2, 1, "t:save(path)"); }
+static int l_save(lua_State *L)
+{
+    lt_check_nargs(L, 2, "save");
+    return save(L, 1, 2, "save(path, tensor)");
+}
+
+static int m_save(lua_State *L)
+{
+    lt_check_nargs(L, 2, "save");
+    return save(L, 2, 1, "t:save(path)");
+}
 
 /* Stands for a file function where the capability is denied; upvalue 1 is its name. */
 static int denied(lua_State *L)

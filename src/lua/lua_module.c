@@ -30,6 +30,7 @@ static void set_submodule(lua_State *L, int mod, const char *name)
 /* tycho.clock(): monotonic wall-clock seconds, for benchmarks. */
 static int l_clock(lua_State *L)
 {
+    lt_check_nargs(L, 0, "clock");
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     lua_pushnumber(L, (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9);
@@ -39,6 +40,7 @@ static int l_clock(lua_State *L)
 /* tycho.blas(): what runs the products, as numpy.show_config() tells NumPy's. */
 static int l_blas(lua_State *L)
 {
+    lt_check_nargs(L, 0, "blas");
     lua_createtable(L, 0, 3);
     lua_pushstring(L, ty_blas_core());
     lua_setfield(L, -2, "core");

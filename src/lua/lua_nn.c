@@ -14,6 +14,7 @@ static const lt_layer_desc tanh_desc;
 
 static int tanh_new(lua_State *L)
 {
+    lt_check_nargs(L, 0, "Tanh");
     lt_layer_push(L, &tanh_desc);
     return 1;
 }
@@ -21,6 +22,7 @@ static int tanh_new(lua_State *L)
 static int tanh_forward(lua_State *L)
 {
     lt_layer_self(L);
+    lt_check_nargs(L, 2, "Tanh.forward");
     ty_tensor *x = lt_layer_arg(L, 2, "Tanh.forward", "x");
     ty_tensor *y = lt_push_new_up(L, x->ndim, x->shape);
     lt_alive(L, x, 2);
@@ -32,6 +34,7 @@ static int tanh_forward(lua_State *L)
 static int tanh_backward(lua_State *L)
 {
     lt_layer_self(L);
+    lt_check_nargs(L, 2, "Tanh.backward");
     ty_tensor *dout = lt_layer_arg(L, 2, "Tanh.backward", "dout");
     lua_settop(L, 2);
     ty_tensor *y = lt_layer_cache(L, CACHE_Y, "Tanh.backward", "forward", "output y");

@@ -37,6 +37,7 @@ static ty_random *upstate(lua_State *L)
 
 static int l_seed(lua_State *L)
 {
+    lt_check_nargs(L, 1, "seed");
     ty_random *r = upstate(L);
     if (lua_isnoneornil(L, 1)) {   /* NumPy's seed(None): fresh entropy */
         ty_random_seed_entropy(r);

@@ -371,6 +371,7 @@ static int m_gc(lua_State *L)
    collectgarbage("count") gives), and how many full collections they asked for. */
 static int l_memory(lua_State *L)
 {
+    lt_check_nargs(L, 0, "memory");
     tally *t = get_tally(L);
     lua_createtable(L, 0, 2);
     lua_pushinteger(L, t ? (lua_Integer)t->live : 0);
@@ -382,6 +383,7 @@ static int l_memory(lua_State *L)
 
 static int l_is_tensor(lua_State *L)
 {
+    lt_check_nargs(L, 1, "is_tensor");
     lua_pushboolean(L, lt_test(L, 1) != NULL);
     return 1;
 }
@@ -400,21 +402,22 @@ void lt_setfuncs_at(lua_State *L, int idx, const luaL_Reg *fns)
     lua_pop(L, 1);
 }
 
-void lt_check_nargs(lua_State *L, int n, const char *fname)
+static void check_nargs(lua_State *L, int n, const char *fname, const char *note)
 {
     int top = lua_gettop(L);
     while (top > n && lua_isnil(L, top)) top--;
-    if (top > n)
-        luaL_error(L, "%s: takes at most %d argument%s (a method's tensor counted), got %d", fname,
-                   n, n == 1 ? "" : "s", top);
+    if (top > n) luaL_error(L, "%s: takes at most %d argument%s, got %d%s", fname, n, n == 1 ? "" : "s", top, note);
 }
+
+void lt_check_nargs(lua_State *L, int n, const char *fname) { check_nargs(L, n, fname, ""); }
 
 /* A function with a bound on its arguments runs behind this check: nothing is silently
    ignored. Upvalue 1 is its lt_fn entry. */
 static int call_checked(lua_State *L)
 {
     const lt_fn *f = lua_touserdata(L, lua_upvalueindex(1));
-    if (lua_gettop(L) > f->nargs) lt_check_nargs(L, f->nargs, f->name);
+    if (lua_gettop(L) > f->nargs)
+        check_nargs(L, f->nargs, f->name, f->where & LT_METHOD ? " (t:name(...) counts t as one)" : "");
     return f->fn(L);
 }
 
