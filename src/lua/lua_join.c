@@ -139,6 +139,15 @@ static int m_split(lua_State *L)
     return 1;
 }
 
+/* A tensor's element as a position: an integer-valued double within +-2^53 (the range
+   checked before the conversion, which NaN and infinities would make undefined). */
+static int position_of(double v, lua_Integer *p)
+{
+    if (!(v >= -9007199254740992.0 && v <= 9007199254740992.0)) return 0;
+    *p = (lua_Integer)v;
+    return (double)*p == v;
+}
+
 /* t:index(d, positions): a copy of t's slices along d at the 1-based positions, a list of
    integers or a 1-d tensor of them (NumPy's take, PyTorch's index_select). */
 static int m_index_select(lua_State *L)
@@ -169,9 +178,8 @@ static int m_index_select(lua_State *L)
         lua_Integer p;
         if (pt) {
             double v = pt->data[i * pt->stride[0]];
-            if (v != (double)(lua_Integer)v || v < -9e15 || v > 9e15)
+            if (!position_of(v, &p))
                 return luaL_error(L, "index: position %I is %f, not an integer", (lua_Integer)(i + 1), v);
-            p = (lua_Integer)v;
         } else {
             lua_rawgeti(L, 3, (lua_Integer)(i + 1));
             int ok;
@@ -189,7 +197,9 @@ static int m_index_select(lua_State *L)
     for (int64_t i = 0; i < n; i++) {
         lua_Integer p;
         if (pt) {
-            p = (lua_Integer)pt->data[i * pt->stride[0]];
+            /* again: a finalizer run by the allocation may have changed them */
+            if (!position_of(pt->data[i * pt->stride[0]], &p))
+                return luaL_error(L, "index: position %I changed during the call", (lua_Integer)(i + 1));
         } else {
             lua_rawgeti(L, 3, (lua_Integer)(i + 1)); /* raw: what was checked above */
             p = lua_tointeger(L, -1);
