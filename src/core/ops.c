@@ -707,7 +707,11 @@ void ty_reduce_dim(ty_tensor *out, const ty_tensor *a, int dim, ty_reduce op)
     });
 }
 
-void ty_cumulate(ty_tensor *out, const ty_tensor *a, int dim, ty_binop op)
+/* Calls f on every line of a along dim with the matching line of out (same shape as a):
+   the walk the scans and softmax share. */
+typedef void (*line_fn)(double *o, int64_t so, const double *p, int64_t sa, int64_t n, int arg);
+
+static void each_line(ty_tensor *out, const ty_tensor *a, int dim, line_fn f, int arg)
 {
     if (ty_numel(out) == 0) return;
     int64_t n = a->shape[dim], sa = a->stride[dim], so = out->stride[dim];
@@ -719,62 +723,58 @@ void ty_cumulate(ty_tensor *out, const ty_tensor *a, int dim, ty_binop op)
     ty_iter_init(&it, ro.ndim, ro.shape, 2, ops);
     TY_ITER_RUNS(it, {
         int64_t s0 = it.stride[0][last_], s1 = it.stride[1][last_];
-        for (int64_t i = 0; i < n_; i++) {
-            double *o = it.ptr[0] + i * s0;
-            const double *p = it.ptr[1] + i * s1;
-            double acc = p[0];
-            o[0] = acc;
-            if (op == TY_MUL)
-                for (int64_t k = 1; k < n; k++) o[k * so] = acc = acc * p[k * sa];
-            else
-                for (int64_t k = 1; k < n; k++) o[k * so] = acc = acc + p[k * sa];
-        }
+        for (int64_t i = 0; i < n_; i++) f(it.ptr[0] + i * s0, so, it.ptr[1] + i * s1, sa, n, arg);
     });
+}
+
+static void cumulate_line(double *o, int64_t so, const double *p, int64_t sa, int64_t n, int mul)
+{
+    double acc = p[0];
+    o[0] = acc;
+    if (mul)
+        for (int64_t k = 1; k < n; k++) o[k * so] = acc = acc * p[k * sa];
+    else
+        for (int64_t k = 1; k < n; k++) o[k * so] = acc = acc + p[k * sa];
+}
+
+void ty_cumulate(ty_tensor *out, const ty_tensor *a, int dim, ty_binop op)
+{
+    each_line(out, a, dim, cumulate_line, op == TY_MUL);
+}
+
+static void softmax_line(double *o, int64_t so, const double *p, int64_t sa, int64_t n, int log_)
+{
+    double m = p[0];
+    for (int64_t k = 1; k < n; k++) m = p[k * sa] > m || p[k * sa] != p[k * sa] ? p[k * sa] : m;
+    /* the shifted values first (o may alias a), then their exponentials (in o for
+       softmax, in blocks for log_softmax) and their sum */
+    for (int64_t k = 0; k < n; k++) o[k * so] = p[k * sa] - m;
+    double sum = 0, e[VBLOCK];
+    if (!log_ && so == 1) {
+        ty_vmath(o, o, n, TY_VEXP);
+    } else {
+        for (int64_t at = 0; at < n; at += VBLOCK) {
+            int64_t len = n - at < VBLOCK ? n - at : VBLOCK;
+            for (int64_t k = 0; k < len; k++) e[k] = o[(at + k) * so];
+            ty_vmath(e, e, len, TY_VEXP);
+            if (log_)
+                sum += pairwise(e, len, 1);
+            else
+                for (int64_t k = 0; k < len; k++) o[(at + k) * so] = e[k];
+        }
+    }
+    if (!log_) sum = sum_run(o, n, so); /* NumPy's e.sum(axis) order */
+    if (log_) {
+        double ls = log(sum);
+        for (int64_t k = 0; k < n; k++) o[k * so] -= ls;
+    } else {
+        for (int64_t k = 0; k < n; k++) o[k * so] /= sum;
+    }
 }
 
 void ty_softmax(ty_tensor *out, const ty_tensor *a, int dim, int log_)
 {
-    if (ty_numel(out) == 0) return;
-    int64_t n = a->shape[dim], sa = a->stride[dim], so = out->stride[dim];
-    ty_tensor ra = *a, ro = *out;
-    ty_view_drop(&ra, dim);
-    ty_view_drop(&ro, dim);
-    const ty_tensor *ops[2] = { &ro, &ra };
-    ty_iter it;
-    ty_iter_init(&it, ro.ndim, ro.shape, 2, ops);
-    TY_ITER_RUNS(it, {
-        int64_t s0 = it.stride[0][last_], s1 = it.stride[1][last_];
-        for (int64_t i = 0; i < n_; i++) {
-            double *o = it.ptr[0] + i * s0;
-            const double *p = it.ptr[1] + i * s1;
-            double m = p[0];
-            for (int64_t k = 1; k < n; k++) m = p[k * sa] > m || p[k * sa] != p[k * sa] ? p[k * sa] : m;
-            /* the shifted values first (o may alias a), then their exponentials (in o for
-               softmax, in blocks for log_softmax) and their sum */
-            for (int64_t k = 0; k < n; k++) o[k * so] = p[k * sa] - m;
-            double sum = 0, e[VBLOCK];
-            if (!log_ && so == 1) {
-                ty_vmath(o, o, n, TY_VEXP);
-            } else {
-                for (int64_t at = 0; at < n; at += VBLOCK) {
-                    int64_t len = n - at < VBLOCK ? n - at : VBLOCK;
-                    for (int64_t k = 0; k < len; k++) e[k] = o[(at + k) * so];
-                    ty_vmath(e, e, len, TY_VEXP);
-                    if (log_)
-                        sum += pairwise(e, len, 1);
-                    else
-                        for (int64_t k = 0; k < len; k++) o[(at + k) * so] = e[k];
-                }
-            }
-            if (!log_) sum = sum_run(o, n, so); /* NumPy's e.sum(axis) order */
-            if (log_) {
-                double ls = log(sum);
-                for (int64_t k = 0; k < n; k++) o[k * so] -= ls;
-            } else {
-                for (int64_t k = 0; k < n; k++) o[k * so] /= sum;
-            }
-        }
-    });
+    each_line(out, a, dim, softmax_line, log_);
 }
 
 double ty_norm(const ty_tensor *a)

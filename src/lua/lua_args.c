@@ -208,3 +208,17 @@ void lt_check_writable(lua_State *L, const ty_tensor *t, const char *fname)
                    "write one element many times (clone it first)", fname, LT_SHAPE(t, b));
     }
 }
+
+lua_Unsigned lt_check_list(lua_State *L, int idx, const char *fname, const char *what)
+{
+    lt_check_plain(L, idx, fname, what);
+    lua_Unsigned n = lua_rawlen(L, idx), count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        count++;
+        lua_pop(L, 1);
+    }
+    if (count != n)
+        luaL_error(L, "%s: %s has keys other than 1..%I (it must be a list)", fname, what, (lua_Integer)n);
+    return n;
+}

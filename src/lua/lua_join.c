@@ -11,15 +11,7 @@
 static int push_list(lua_State *L, int idx, const char *fname)
 {
     luaL_checktype(L, idx, LUA_TTABLE);
-    lt_check_plain(L, idx, fname, "the list of tensors");
-    lua_Unsigned n = lua_rawlen(L, idx), count = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        count++;
-        lua_pop(L, 1);
-    }
-    if (count != n)
-        return luaL_error(L, "%s: the list of tensors has keys other than 1..%I", fname, (lua_Integer)n);
+    lua_Unsigned n = lt_check_list(L, idx, fname, "the list of tensors");
     if (n == 0) return luaL_error(L, "%s: the list of tensors is empty", fname);
     if (n > 1000000) return luaL_error(L, "%s: %I tensors (at most 1000000)", fname, (lua_Integer)n);
     luaL_checkstack(L, (int)n, "too many tensors");

@@ -104,6 +104,9 @@ typedef struct lt_fn {
 /* Raises "<fname>: takes at most <n> arguments ..., got <m>" when arguments past the n-th
    are given (trailing nils count as left out). */
 void lt_check_nargs(lua_State *L, int n, const char *fname);
+/* The raw length of the plain table at idx (lt_check_plain), which must hold the keys
+   1..n and no others: a list read raw. */
+lua_Unsigned lt_check_list(lua_State *L, int idx, const char *fname, const char *what);
 /* Raises an error naming fname when t is an expanded view (ty_is_broadcast). */
 void lt_check_writable(lua_State *L, const ty_tensor *t, const char *fname);
 /* Puts each function of the list (ending with a NULL name) where it goes. */

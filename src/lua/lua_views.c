@@ -433,22 +433,6 @@ static int index_number(lua_State *L, ty_tensor *t)
     return 1;
 }
 
-/* The count of the plain table at idx's keys equals its raw length: a slice table holds
-   positions 1..n and nothing else. */
-static lua_Unsigned plain_list(lua_State *L, int idx, const char *fname, const char *what)
-{
-    lt_check_plain(L, idx, fname, what);
-    lua_Unsigned n = lua_rawlen(L, idx), count = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        count++;
-        lua_pop(L, 1);
-    }
-    if (count != n)
-        luaL_error(L, "%s: %s has keys other than 1..%I (it must be a list)", fname, what, (lua_Integer)n);
-    return n;
-}
-
 static lua_Integer slice_integer(lua_State *L, int entry, int part, const char *fname)
 {
     int ok;
@@ -465,7 +449,7 @@ static lua_Integer slice_integer(lua_State *L, int entry, int part, const char *
    positions count from the end; dimensions past the entries are kept whole. */
 static void slice_header(lua_State *L, const ty_tensor *t, int key, ty_tensor *v, const char *fname)
 {
-    lua_Unsigned n = plain_list(L, key, fname, "the slice table");
+    lua_Unsigned n = lt_check_list(L, key, fname, "the slice table");
     char b[96];
     if (n > (lua_Unsigned)t->ndim)
         luaL_error(L, "%s: %I slice entries for the %d-d %s tensor", fname, (lua_Integer)n, t->ndim,
@@ -483,7 +467,7 @@ static void slice_header(lua_State *L, const ty_tensor *t, int key, ty_tensor *v
             luaL_error(L, "%s: slice entry %d is %s (a position, {}, {a}, {a, b} or {a, b, step})",
                        fname, i, luaL_typename(L, -1));
         int r = lua_gettop(L);
-        lua_Unsigned m = plain_list(L, r, fname, "a slice range");
+        lua_Unsigned m = lt_check_list(L, r, fname, "a slice range");
         if (m > 3)
             luaL_error(L, "%s: slice entry %d has %I parts (at most first, last and step)", fname, i,
                        (lua_Integer)m);
