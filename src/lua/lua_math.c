@@ -139,10 +139,6 @@ static int l_where(lua_State *L)
 
 /* ---- reductions ----------------------------------------------------------------------- */
 
-static int reduce_op(lua_State *L, ty_reduce op, const char *fname, int root);
-
-static int reduce(lua_State *L, ty_reduce op, const char *fname) { return reduce_op(L, op, fname, 0); }
-
 /* root: the square root of the result (std from var) */
 static int reduce_op(lua_State *L, ty_reduce op, const char *fname, int root)
 {
@@ -191,6 +187,8 @@ static int reduce_op(lua_State *L, ty_reduce op, const char *fname, int root)
     }
     return 1;
 }
+
+static int reduce(lua_State *L, ty_reduce op, const char *fname) { return reduce_op(L, op, fname, 0); }
 
 static int m_sum(lua_State *L) { return reduce(L, TY_SUM, "sum"); }
 static int m_mean(lua_State *L) { return reduce(L, TY_MEAN, "mean"); }
@@ -289,11 +287,14 @@ static int l_allclose(lua_State *L)
     return 1;
 }
 
+static int tensors_equal(const ty_tensor *a, const ty_tensor *b)
+{
+    return ty_same_shape(a, b) && ty_allclose(a, b, 0.0, 0.0);
+}
+
 static int m_equal(lua_State *L)
 {
-    ty_tensor *a = lt_check(L, 1);
-    ty_tensor *b = lt_check(L, 2);
-    lua_pushboolean(L, ty_same_shape(a, b) && ty_allclose(a, b, 0.0, 0.0));
+    lua_pushboolean(L, tensors_equal(lt_check(L, 1), lt_check(L, 2)));
     return 1;
 }
 
@@ -307,7 +308,7 @@ static int m_eq_meta(lua_State *L)
         return 1;
     }
     if (!a->data || !b->data) return luaL_error(L, "==: tensor was closed");
-    lua_pushboolean(L, ty_same_shape(a, b) && ty_allclose(a, b, 0.0, 0.0));
+    lua_pushboolean(L, tensors_equal(a, b));
     return 1;
 }
 

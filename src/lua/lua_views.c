@@ -167,18 +167,26 @@ static int m_view(lua_State *L)
     return 1;
 }
 
+/* t (argument 1) in a new shape of as many elements: a view where its layout allows (NumPy's
+   attempt_nocopy_reshape), else a copy. */
+static void push_reshaped(lua_State *L, const ty_tensor *t, int nd, const int64_t *shape)
+{
+    ty_tensor v = *t;
+    if (ty_view_reshape(&v, nd, shape)) {
+        lt_push_view(L, &v, 1);
+        return;
+    }
+    ty_tensor *c = lt_push_new(L, nd, shape);
+    lt_alive(L, t, 1);
+    ty_copy_flat(c, t);
+}
+
 static int m_reshape(lua_State *L)
 {
-    ty_tensor *t = lt_check(L, 1), v;
+    ty_tensor *t = lt_check(L, 1);
     int64_t shape[TY_MAX_DIMS];
-    int nd;
-    if (new_shape_view(L, t, &v, &nd, shape, "reshape")) {
-        lt_push_view(L, &v, 1);
-    } else {
-        ty_tensor *c = lt_push_new(L, nd, shape);
-        lt_alive(L, t, 1);
-        ty_copy_flat(c, t);
-    }
+    int nd = lt_read_new_shape(L, 2, t, shape, "reshape");
+    push_reshaped(L, t, nd, shape);
     return 1;
 }
 
@@ -204,9 +212,7 @@ static int m_flatten(lua_State *L)
         if (!lua_isnoneornil(L, 2) || !lua_isnoneornil(L, 3))
             return luaL_error(L, "flatten: a 0-d tensor has no dimensions to name");
         int64_t one = 1;
-        ty_tensor v = *t;
-        ty_view_reshape(&v, 1, &one);
-        lt_push_view(L, &v, 1);
+        push_reshaped(L, t, 1, &one);
         return 1;
     }
     int d1 = lua_isnoneornil(L, 2) ? 0 : lt_check_dim(L, 2, t, "flatten");
@@ -220,14 +226,7 @@ static int m_flatten(lua_State *L)
     for (int d = d1; d <= d2; d++) merged *= t->shape[d];
     shape[nd++] = merged;
     for (int d = d2 + 1; d < t->ndim; d++) shape[nd++] = t->shape[d];
-    ty_tensor v = *t;
-    if (ty_view_reshape(&v, nd, shape)) {
-        lt_push_view(L, &v, 1);
-    } else {
-        ty_tensor *c = lt_push_new(L, nd, shape);
-        lt_alive(L, t, 1);
-        ty_copy_flat(c, t);
-    }
+    push_reshaped(L, t, nd, shape);
     return 1;
 }
 
