@@ -111,16 +111,35 @@ double ty_random_gauss(ty_random *r)
     return f * x2;
 }
 
-/* Visits t's elements in row-major order whatever its strides: the order NumPy fills in.
-   With range set each gets low + scale * draw (legacy uniform's formula), else the draw. */
-static void fill(ty_random *r, ty_tensor *t, double (*draw)(ty_random *), int range,
-                 double low, double scale)
+/* How fill makes each element: the draw alone, or low + scale * draw (legacy uniform's and
+   normal's formula), or low + an interval draw (randint). */
+typedef struct fill_spec {
+    double (*draw)(ty_random *);
+    int      kind;   /* FILL_DRAW, FILL_AFFINE, FILL_INTEGER */
+    double   low, scale;
+    int64_t  ilow;
+    uint64_t rng;
+} fill_spec;
+
+enum { FILL_DRAW, FILL_AFFINE, FILL_INTEGER };
+
+static double next_value(ty_random *r, const fill_spec *f)
+{
+    switch (f->kind) {
+    case FILL_AFFINE: return f->low + f->scale * f->draw(r);
+    case FILL_INTEGER: return (double)ty_random_integer(r, f->ilow, f->rng);
+    default: return f->draw(r);
+    }
+}
+
+/* Visits t's elements in row-major order whatever its strides: the order NumPy fills in. */
+static void fill(ty_random *r, ty_tensor *t, const fill_spec *f)
 {
     int64_t n = ty_numel(t);
     if (n == 0) return;
     if (ty_is_contiguous(t)) {
         double *p = t->data;
-        for (int64_t k = 0; k < n; k++) p[k] = range ? low + scale * draw(r) : draw(r);
+        for (int64_t k = 0; k < n; k++) p[k] = next_value(r, f);
         return;
     }
     const ty_tensor *ops[1] = { t };
@@ -128,22 +147,185 @@ static void fill(ty_random *r, ty_tensor *t, double (*draw)(ty_random *), int ra
     ty_iter_init(&it, t->ndim, t->shape, 1, ops);
     TY_ITER_RUNS(it, {
         int64_t s = it.stride[0][last_];
-        for (int64_t i = 0; i < n_; i++)
-            it.ptr[0][i * s] = range ? low + scale * draw(r) : draw(r);
+        for (int64_t i = 0; i < n_; i++) it.ptr[0][i * s] = next_value(r, f);
     });
 }
 
 void ty_random_fill_uniform(ty_random *r, ty_tensor *t)
 {
-    fill(r, t, ty_random_double, 0, 0.0, 0.0);
+    fill_spec f = { ty_random_double, FILL_DRAW, 0.0, 0.0, 0, 0 };
+    fill(r, t, &f);
 }
 
 void ty_random_fill_normal(ty_random *r, ty_tensor *t)
 {
-    fill(r, t, ty_random_gauss, 0, 0.0, 0.0);
+    fill_spec f = { ty_random_gauss, FILL_DRAW, 0.0, 0.0, 0, 0 };
+    fill(r, t, &f);
 }
 
 void ty_random_fill_range(ty_random *r, ty_tensor *t, double low, double high)
 {
-    fill(r, t, ty_random_double, 1, low, high - low);
+    fill_spec f = { ty_random_double, FILL_AFFINE, low, high - low, 0, 0 };
+    fill(r, t, &f);
+}
+
+void ty_random_fill_gauss(ty_random *r, ty_tensor *t, double mu, double sigma)
+{
+    fill_spec f = { ty_random_gauss, FILL_AFFINE, mu, sigma, 0, 0 };
+    fill(r, t, &f);
+}
+
+double ty_random_uniform(ty_random *r, double low, double high)
+{
+    fill_spec f = { ty_random_double, FILL_AFFINE, low, high - low, 0, 0 };
+    return next_value(r, &f);
+}
+
+double ty_random_normal(ty_random *r, double mu, double sigma)
+{
+    fill_spec f = { ty_random_gauss, FILL_AFFINE, mu, sigma, 0, 0 };
+    return next_value(r, &f);
+}
+
+int64_t ty_random_integer(ty_random *r, int64_t low, uint64_t rng)
+{
+    return (int64_t)((uint64_t)low + ty_random_interval(r, rng));
+}
+
+void ty_random_fill_integers(ty_random *r, ty_tensor *t, int64_t low, uint64_t rng)
+{
+    fill_spec f = { NULL, FILL_INTEGER, 0.0, 0.0, low, rng };
+    fill(r, t, &f);
+}
+
+uint64_t ty_random_interval(ty_random *r, uint64_t max)
+{
+    if (max == 0) return 0;
+    uint64_t mask = max, v;
+    mask |= mask >> 1;
+    mask |= mask >> 2;
+    mask |= mask >> 4;
+    mask |= mask >> 8;
+    mask |= mask >> 16;
+    mask |= mask >> 32;
+    if (max <= 0xffffffffU) {
+        while ((v = ty_random_uint32(r) & mask) > max) {}
+    } else {
+        /* NumPy's next_uint64 for MT19937: the first word is the high half */
+        for (;;) {
+            uint64_t hi = ty_random_uint32(r);
+            v = ((hi << 32) | ty_random_uint32(r)) & mask;
+            if (v <= max) break;
+        }
+    }
+    return v;
+}
+
+/* Swaps rows i and j of t (row i is t with dimension 0 selected at i). */
+static void swap_rows(ty_tensor *t, int64_t i, int64_t j)
+{
+    ty_tensor a = *t, b = *t;
+    ty_view_select(&a, 0, i);
+    ty_view_select(&b, 0, j);
+    if (a.ndim == 0) {
+        double v = *a.data;
+        *a.data = *b.data;
+        *b.data = v;
+        return;
+    }
+    const ty_tensor *ops[2] = { &a, &b };
+    ty_iter it;
+    ty_iter_init(&it, a.ndim, a.shape, 2, ops);
+    TY_ITER_RUNS(it, {
+        int64_t sa = it.stride[0][last_], sb = it.stride[1][last_];
+        for (int64_t k = 0; k < n_; k++) {
+            double v = it.ptr[0][k * sa];
+            it.ptr[0][k * sa] = it.ptr[1][k * sb];
+            it.ptr[1][k * sb] = v;
+        }
+    });
+}
+
+void ty_random_shuffle(ty_random *r, ty_tensor *t)
+{
+    TY_ASSERT(t->ndim >= 1);
+    if (ty_numel(t) == 0) return;   /* NumPy 1.24 draws nothing for an empty array either */
+    for (int64_t i = t->shape[0] - 1; i >= 1; i--) {
+        int64_t j = (int64_t)ty_random_interval(r, (uint64_t)i);
+        if (j != i) swap_rows(t, i, j);
+    }
+}
+
+int ty_random_check_p(const double *p, int64_t n, ty_error *e)
+{
+    /* mtrand's kahan_sum, then its checks in its order */
+    double sum = n > 0 ? p[0] : 0.0, c = 0.0;
+    for (int64_t i = 1; i < n; i++) {
+        double y = p[i] - c, t = sum + y;
+        c = (t - sum) - y;
+        sum = t;
+    }
+    if (isnan(sum)) return ty_fail(e, TY_EARG, "the probabilities contain NaN");
+    for (int64_t i = 0; i < n; i++)
+        if (p[i] < 0)
+            return ty_fail(e, TY_EARG, "the probabilities must not be negative (p[%lld] is %.17g)",
+                           (long long)(i + 1), p[i]);
+    /* sqrt of float64's machine epsilon, NumPy's tolerance */
+    if (fabs(sum - 1.0) > 1.4901161193847656e-08)
+        return ty_fail(e, TY_EARG, "the probabilities do not sum to 1 (their sum is %.17g)", sum);
+    return TY_OK;
+}
+
+/* cdf = cumsum(p) (sequential, as NumPy's add.accumulate), divided by its last element. */
+static void make_cdf(const double *p, int64_t n, double *cdf)
+{
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) cdf[i] = s = s + p[i];
+    double last = cdf[n - 1];
+    for (int64_t i = 0; i < n; i++) cdf[i] /= last;
+}
+
+/* searchsorted(cdf, u, side='right'): the number of elements <= u of the sorted cdf. */
+static int64_t search_right(const double *cdf, int64_t n, double u)
+{
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (cdf[mid] <= u) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+void ty_random_choice_p(ty_random *r, const double *p, int64_t n, double *cdf, double *out,
+                        int64_t size)
+{
+    if (size == 0) return;
+    make_cdf(p, n, cdf);
+    for (int64_t k = 0; k < size; k++) out[k] = (double)search_right(cdf, n, ty_random_double(r));
+}
+
+void ty_random_choice_p_unique(ty_random *r, double *p, int64_t n, double *cdf, double *seen,
+                               double *x, double *out, int64_t size)
+{
+    /* seen[i] is the round that last drew position i: dedupes within a round without
+       clearing (np.unique with return_index, in order of first occurrence) */
+    for (int64_t i = 0; i < n; i++) seen[i] = 0.0;
+    int64_t found = 0;
+    for (double round = 1.0; found < size; round += 1.0) {
+        int64_t m = size - found;
+        for (int64_t k = 0; k < m; k++) x[k] = ty_random_double(r);
+        for (int64_t k = 0; k < found; k++) p[(int64_t)out[k]] = 0.0;
+        make_cdf(p, n, cdf);
+        int64_t before = found;
+        for (int64_t k = 0; k < m; k++) {
+            int64_t pos = search_right(cdf, n, x[k]);
+            TY_ASSERT(pos < n);
+            if (seen[pos] == round) continue;
+            seen[pos] = round;
+            out[found++] = (double)pos;
+        }
+        TY_ASSERT(found > before);
+        (void)before;
+    }
 }
