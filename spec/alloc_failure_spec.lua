@@ -141,6 +141,22 @@ function test_random()
     return tycho.randn(3, 2), tycho.rand(4)
   end)
 end
+function test_random_integers_choices_and_shuffles()
+  fail_each_allocation(function()
+    tycho.random.seed(3)
+    local R = tycho.random
+    return R.randint(0, 10, 3, 2), R.uniform(-1, 1, { 4 }), R.normal(1, 2, 3),
+      R.permutation(6), R.choice(5, { 2, 2 }, { p = { 0.1, 0.2, 0.3, 0.25, 0.15 } })
+  end)
+  fail_each_allocation(function()
+    tycho.random.seed(4)
+    local R = tycho.random
+    local t = tycho.arange(12):reshape(4, 3)
+    R.shuffle(t)
+    return t, R.choice(6, 3, { replace = false }), R.choice(5, 3, { replace = false, p = tycho.ones(5) / 5 }),
+      R.choice(4, nil, { p = { 0.25, 0.25, 0.25, 0.25 } }), R.choice(7, 4)
+  end)
+end
 function test_tensor_from_nested_tables()
   fail_each_allocation(function() return tycho.tensor{ { 1, 2, 3 }, { 4, 5, 6 } } end)
 end

@@ -83,6 +83,18 @@ local cases = {
   { "expanded clone", function(e) return e:clone() end, function(a) return a:expand(2, N, N) end },
   { "slice clone", function(v) return v:clone() end, function(a) return a[{ {}, { 2, -1 } }] end },
   { "slice assign", function(a, b) a[{ {}, { 1, N } }] = b:sin() return a end },
+  { "choice p", function(p) return tycho.random.choice(N * N, 10, { p = p }) end,
+    function(a) return (a / a:sum()):view(-1) end },
+  { "choice p without replacement", function(p)
+      return tycho.random.choice(N * N, 10, { p = p, replace = false })
+    end, function(a) return (a / a:sum()).T:reshape(N * N) end },
+  -- shuffle allocates nothing, so no finalizer runs inside it: the tensor is closed by
+  -- the allocation just before the call, which shuffle must then refuse
+  { "shuffle after an allocation", function(a)
+      local _ = tycho.zeros(N, N)
+      tycho.random.shuffle(a)
+      return a
+    end },
 }
 
 local pending -- the operands the next finalizer closes
