@@ -535,7 +535,7 @@ function TestRandom:test_choice_errors()
     R.choice, 4, 3, {replace = false, p = {0.5, 0, 0.5, 0}})
   local closed = tycho.ones(5) / 5
   do local _ <close> = closed end
-  E("tensor was closed", R.choice, 5, 3, {p = closed})
+  E("choice: p is a tensor that was closed", R.choice, 5, 3, {p = closed})
   -- within NumPy's tolerance, sqrt(eps) = 1.49e-8, a sum off 1 passes; past it, not
   R.choice(2, 1, {p = {0.5, 0.5 + 1.4e-8}})
   E("do not sum to 1", R.choice, 2, 1, {p = {0.5, 0.5 + 1.5e-8}})

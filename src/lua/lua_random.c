@@ -274,8 +274,10 @@ static void read_p(lua_State *L, int arg, int64_t n, double *out)
     char b[96];
     ty_tensor *t = lt_test(L, arg);
     if (t) {
-        if (out) lt_alive(L, t, arg);
-        else if (!t->data) luaL_argerror(L, arg, "tensor was closed");
+        /* p is an option field, not an argument: lt_alive's message would name its slot */
+        if (!t->data)
+            luaL_error(L, out ? "choice: p, a tensor, was closed during the call"
+                              : "choice: p is a tensor that was closed");
         if (t->ndim != 1)
             luaL_error(L, "choice: p must be 1-d (it is %s)", LT_SHAPE(t, b));
         if (t->shape[0] != n)
