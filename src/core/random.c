@@ -74,7 +74,8 @@ static void mt_generate(ty_random *r)
     r->pos = 0;
 }
 
-uint32_t ty_random_uint32(ty_random *r)
+/* The draws the samplers make, inlined into their loops (the public functions wrap them). */
+static inline uint32_t next32(ty_random *r)
 {
     if (r->pos >= TY_MT_N) mt_generate(r);
     uint32_t y = r->key[r->pos++];
@@ -85,10 +86,51 @@ uint32_t ty_random_uint32(ty_random *r)
     return y;
 }
 
+static inline double next_double(ty_random *r)
+{
+    int32_t a = (int32_t)(next32(r) >> 5), b = (int32_t)(next32(r) >> 6);
+    return (a * 67108864.0 + b) / 9007199254740992.0;
+}
+
+/* NumPy's smallest all-ones mask covering max. */
+static inline uint64_t mask_of(uint64_t max)
+{
+    uint64_t mask = max;
+    mask |= mask >> 1;
+    mask |= mask >> 2;
+    mask |= mask >> 4;
+    mask |= mask >> 8;
+    mask |= mask >> 16;
+    mask |= mask >> 32;
+    return mask;
+}
+
+/* An integer in [0, max] by masked rejection, mask = mask_of(max): no draw for max 0,
+   32-bit words while max fits 32 bits, above them NumPy's next_uint64 for MT19937, two
+   words with the first one the high half. */
+static inline uint64_t masked(ty_random *r, uint64_t max, uint64_t mask)
+{
+    uint64_t v;
+    if (max == 0) return 0;
+    if (max <= 0xffffffffU) {
+        while ((v = next32(r) & mask) > max) {}
+        return v;
+    }
+    for (;;) {
+        uint64_t hi = next32(r);
+        v = ((hi << 32) | next32(r)) & mask;
+        if (v <= max) return v;
+    }
+}
+
+uint32_t ty_random_uint32(ty_random *r)
+{
+    return next32(r);
+}
+
 double ty_random_double(ty_random *r)
 {
-    int32_t a = (int32_t)(ty_random_uint32(r) >> 5), b = (int32_t)(ty_random_uint32(r) >> 6);
-    return (a * 67108864.0 + b) / 9007199254740992.0;
+    return next_double(r);
 }
 
 double ty_random_gauss(ty_random *r)
@@ -101,8 +143,8 @@ double ty_random_gauss(ty_random *r)
     }
     double x1, x2, r2;
     do {
-        x1 = 2.0 * ty_random_double(r) - 1.0;
-        x2 = 2.0 * ty_random_double(r) - 1.0;
+        x1 = 2.0 * next_double(r) - 1.0;
+        x2 = 2.0 * next_double(r) - 1.0;
         r2 = x1 * x1 + x2 * x2;
     } while (r2 >= 1.0 || r2 == 0.0);
     double f = sqrt(-2.0 * log(r2) / r2);
@@ -111,114 +153,73 @@ double ty_random_gauss(ty_random *r)
     return f * x2;
 }
 
-/* How fill makes each element: the draw alone, or low + scale * draw (legacy uniform's and
-   normal's formula), or low + an interval draw (randint). */
-typedef struct fill_spec {
-    double (*draw)(ty_random *);
-    int      kind;   /* FILL_DRAW, FILL_AFFINE, FILL_INTEGER */
-    double   low, scale;
-    int64_t  ilow;
-    uint64_t rng;
-} fill_spec;
-
-enum { FILL_DRAW, FILL_AFFINE, FILL_INTEGER };
-
-static double next_value(ty_random *r, const fill_spec *f)
-{
-    switch (f->kind) {
-    case FILL_AFFINE: return f->low + f->scale * f->draw(r);
-    case FILL_INTEGER: return (double)ty_random_integer(r, f->ilow, f->rng);
-    default: return f->draw(r);
-    }
-}
-
-/* Visits t's elements in row-major order whatever its strides: the order NumPy fills in. */
-static void fill(ty_random *r, ty_tensor *t, const fill_spec *f)
-{
-    int64_t n = ty_numel(t);
-    if (n == 0) return;
-    if (ty_is_contiguous(t)) {
-        double *p = t->data;
-        for (int64_t k = 0; k < n; k++) p[k] = next_value(r, f);
-        return;
-    }
-    const ty_tensor *ops[1] = { t };
-    ty_iter it;
-    ty_iter_init(&it, t->ndim, t->shape, 1, ops);
-    TY_ITER_RUNS(it, {
-        int64_t s = it.stride[0][last_];
-        for (int64_t i = 0; i < n_; i++) it.ptr[0][i * s] = next_value(r, f);
-    });
-}
+/* Sets each element of t to EXPR, evaluated once per element in row-major order whatever
+   t's strides: the order NumPy fills in. One loop per sampler, the draw inlined. */
+#define FILL(t, EXPR)                                                                      \
+    do {                                                                                   \
+        int64_t n_all_ = ty_numel(t);                                                      \
+        if (n_all_ == 0) break;                                                            \
+        if (ty_is_contiguous(t)) {                                                         \
+            double *p_ = (t)->data;                                                        \
+            for (int64_t k_ = 0; k_ < n_all_; k_++) p_[k_] = (EXPR);                       \
+            break;                                                                         \
+        }                                                                                  \
+        const ty_tensor *ops_[1] = { (t) };                                                \
+        ty_iter it_;                                                                       \
+        ty_iter_init(&it_, (t)->ndim, (t)->shape, 1, ops_);                                \
+        TY_ITER_RUNS(it_, {                                                                \
+            int64_t s_ = it_.stride[0][last_];                                             \
+            for (int64_t i_ = 0; i_ < n_; i_++) it_.ptr[0][i_ * s_] = (EXPR);              \
+        });                                                                                \
+    } while (0)
 
 void ty_random_fill_uniform(ty_random *r, ty_tensor *t)
 {
-    fill_spec f = { ty_random_double, FILL_DRAW, 0.0, 0.0, 0, 0 };
-    fill(r, t, &f);
+    FILL(t, next_double(r));
 }
 
 void ty_random_fill_normal(ty_random *r, ty_tensor *t)
 {
-    fill_spec f = { ty_random_gauss, FILL_DRAW, 0.0, 0.0, 0, 0 };
-    fill(r, t, &f);
+    FILL(t, ty_random_gauss(r));
 }
 
+/* legacy uniform and normal: low + scale * draw, scale = high - low or sigma */
 void ty_random_fill_range(ty_random *r, ty_tensor *t, double low, double high)
 {
-    fill_spec f = { ty_random_double, FILL_AFFINE, low, high - low, 0, 0 };
-    fill(r, t, &f);
+    double scale = high - low;
+    FILL(t, low + scale * next_double(r));
 }
 
 void ty_random_fill_gauss(ty_random *r, ty_tensor *t, double mu, double sigma)
 {
-    fill_spec f = { ty_random_gauss, FILL_AFFINE, mu, sigma, 0, 0 };
-    fill(r, t, &f);
+    FILL(t, mu + sigma * ty_random_gauss(r));
 }
 
 double ty_random_uniform(ty_random *r, double low, double high)
 {
-    fill_spec f = { ty_random_double, FILL_AFFINE, low, high - low, 0, 0 };
-    return next_value(r, &f);
+    double scale = high - low;
+    return low + scale * next_double(r);
 }
 
 double ty_random_normal(ty_random *r, double mu, double sigma)
 {
-    fill_spec f = { ty_random_gauss, FILL_AFFINE, mu, sigma, 0, 0 };
-    return next_value(r, &f);
-}
-
-int64_t ty_random_integer(ty_random *r, int64_t low, uint64_t rng)
-{
-    return (int64_t)((uint64_t)low + ty_random_interval(r, rng));
-}
-
-void ty_random_fill_integers(ty_random *r, ty_tensor *t, int64_t low, uint64_t rng)
-{
-    fill_spec f = { NULL, FILL_INTEGER, 0.0, 0.0, low, rng };
-    fill(r, t, &f);
+    return mu + sigma * ty_random_gauss(r);
 }
 
 uint64_t ty_random_interval(ty_random *r, uint64_t max)
 {
-    if (max == 0) return 0;
-    uint64_t mask = max, v;
-    mask |= mask >> 1;
-    mask |= mask >> 2;
-    mask |= mask >> 4;
-    mask |= mask >> 8;
-    mask |= mask >> 16;
-    mask |= mask >> 32;
-    if (max <= 0xffffffffU) {
-        while ((v = ty_random_uint32(r) & mask) > max) {}
-    } else {
-        /* NumPy's next_uint64 for MT19937: the first word is the high half */
-        for (;;) {
-            uint64_t hi = ty_random_uint32(r);
-            v = ((hi << 32) | ty_random_uint32(r)) & mask;
-            if (v <= max) break;
-        }
-    }
-    return v;
+    return masked(r, max, mask_of(max));
+}
+
+int64_t ty_random_integer(ty_random *r, int64_t low, uint64_t rng)
+{
+    return (int64_t)((uint64_t)low + masked(r, rng, mask_of(rng)));
+}
+
+void ty_random_fill_integers(ty_random *r, ty_tensor *t, int64_t low, uint64_t rng)
+{
+    uint64_t mask = mask_of(rng);
+    FILL(t, (double)(int64_t)((uint64_t)low + masked(r, rng, mask)));
 }
 
 /* Swaps rows i and j of t (row i is t with dimension 0 selected at i). */
@@ -250,8 +251,19 @@ void ty_random_shuffle(ty_random *r, ty_tensor *t)
 {
     TY_ASSERT(t->ndim >= 1);
     if (ty_numel(t) == 0) return;   /* NumPy 1.24 draws nothing for an empty array either */
+    if (t->ndim == 1) {
+        double *p = t->data;
+        int64_t s = t->stride[0];
+        for (int64_t i = t->shape[0] - 1; i >= 1; i--) {
+            int64_t j = (int64_t)masked(r, (uint64_t)i, mask_of((uint64_t)i));
+            double v = p[i * s];
+            p[i * s] = p[j * s];
+            p[j * s] = v;
+        }
+        return;
+    }
     for (int64_t i = t->shape[0] - 1; i >= 1; i--) {
-        int64_t j = (int64_t)ty_random_interval(r, (uint64_t)i);
+        int64_t j = (int64_t)masked(r, (uint64_t)i, mask_of((uint64_t)i));
         if (j != i) swap_rows(t, i, j);
     }
 }
@@ -302,7 +314,7 @@ void ty_random_choice_p(ty_random *r, const double *p, int64_t n, double *cdf, d
 {
     if (size == 0) return;
     make_cdf(p, n, cdf);
-    for (int64_t k = 0; k < size; k++) out[k] = (double)search_right(cdf, n, ty_random_double(r));
+    for (int64_t k = 0; k < size; k++) out[k] = (double)search_right(cdf, n, next_double(r));
 }
 
 void ty_random_choice_p_unique(ty_random *r, double *p, int64_t n, double *cdf, double *seen,
@@ -314,7 +326,7 @@ void ty_random_choice_p_unique(ty_random *r, double *p, int64_t n, double *cdf, 
     int64_t found = 0;
     for (double round = 1.0; found < size; round += 1.0) {
         int64_t m = size - found;
-        for (int64_t k = 0; k < m; k++) x[k] = ty_random_double(r);
+        for (int64_t k = 0; k < m; k++) x[k] = next_double(r);
         for (int64_t k = 0; k < found; k++) p[(int64_t)out[k]] = 0.0;
         make_cdf(p, n, cdf);
         int64_t before = found;
