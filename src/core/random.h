@@ -1,5 +1,5 @@
-/* random.h: NumPy's legacy RandomState (MT19937, 53-bit doubles, polar Box-Muller) so a
-   script seeded like a notebook draws the very same numbers. Core: no Lua here. */
+/* random.h: NumPy's legacy RandomState (MT19937, 53-bit doubles, polar Box-Muller, masked
+   rejection for integers) so a script seeded like a notebook draws the very same numbers. */
 #ifndef TYCHO_RANDOM_H
 #define TYCHO_RANDOM_H
 

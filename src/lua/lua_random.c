@@ -235,13 +235,12 @@ static int64_t check_count(lua_State *L, int arg, const char *fname, const char 
     return n;
 }
 
-/* Pushes a new 1-d tensor of 1..n shuffled as legacy permutation(n) + 1. */
-static ty_tensor *push_permutation(lua_State *L, ty_random *r, int64_t n)
+/* Pushes a new 1-d tensor of 1..n, the tensor legacy permutation(n) + 1 shuffles. */
+static ty_tensor *push_positions(lua_State *L, int64_t n)
 {
     int64_t shape[1] = { n };
     ty_tensor *t = lt_push_new(L, 1, shape);
     for (int64_t k = 0; k < n; k++) t->data[k] = (double)(k + 1);
-    ty_random_shuffle(r, t);
     return t;
 }
 
@@ -249,7 +248,8 @@ static int l_permutation(lua_State *L)
 {
     lt_check_nargs(L, 1, "permutation");
     ty_random *r = upstate(L);
-    push_permutation(L, r, check_count(L, 1, "permutation", "n"));
+    ty_tensor *t = push_positions(L, check_count(L, 1, "permutation", "n"));
+    ty_random_shuffle(r, t);
     return 1;
 }
 
@@ -344,8 +344,7 @@ static int read_choice_options(lua_State *L, int arg, int *replace)
     return lua_gettop(L);
 }
 
-/* Pushes the result of choice: the number at 0-based position pos as a Lua integer when
-   the call had no size, else leaves the tensor on top as it is. */
+/* NumPy's 0-based positions made tycho's 1-based ones, in place. */
 static void add_one(ty_tensor *t)
 {
     int64_t n = ty_numel(t);
@@ -383,13 +382,14 @@ static int l_choice(lua_State *L)
     ty_tensor *out = NULL;
     if (!replace && !parg) {
         /* legacy: permutation(n)[:size], the whole permutation drawn */
-        ty_tensor *perm = push_permutation(L, r, n);
+        ty_tensor *perm = push_positions(L, n);
+        if (!scalar) out = lt_push_new(L, nd, shape);
+        ty_random_shuffle(r, perm);
         if (scalar) {
             lua_pushinteger(L, (lua_Integer)perm->data[0]);
             return 1;
         }
-        out = lt_push_new(L, nd, shape);
-        memcpy(out->data, perm->data, (size_t)size * sizeof(double));
+        if (size > 0) memcpy(out->data, perm->data, (size_t)size * sizeof(double));
         return 1;
     }
     if (!parg) {
