@@ -296,6 +296,8 @@ function TestRandom:test_randint_errors()
   lu.assertErrorMsgContains("randint: size -1 is negative", R.randint, 0, 3, -1)
   lu.assertErrorMsgContains("randint: size 1.5 is not an integer", R.randint, 0, 3, 2, 1.5)
   lu.assertErrorMsgContains("randint: sizes must be integers", R.randint, 0, 3, {2, "x"})
+  lu.assertErrorMsgContains("randint: the shape table must be the last argument (got 1 more)",
+                            R.randint, 0, 3, {2, 3}, 4)
   -- an error draws nothing
   R.seed(3)
   pcall(R.randint, 0, 10, -1)
@@ -352,6 +354,10 @@ function TestRandom:test_uniform_normal_errors()
   lu.assertErrorMsgContains("normal: sigma must not be negative (got -0)", R.normal, 0, -0.0, 3)
   lu.assertErrorMsgContains("normal: sigma must not be negative (got -inf)", R.normal, 0, -math.huge)
   lu.assertErrorMsgContains("normal: size 0.5 is not an integer", R.normal, 0, 1, 0.5)
+  lu.assertErrorMsgContains("normal: the shape table must be the last argument (got 2 more)",
+                            R.normal, 0, 1, {2}, 1, 2)
+  lu.assertErrorMsgContains("uniform: the shape table must be the last argument (got 1 more)",
+                            R.uniform, 0, 1, {2}, {3})
 end
 
 function TestRandom:test_permutation()
