@@ -108,19 +108,26 @@ static inline uint64_t mask_of(uint64_t max)
 /* An integer in [0, max] by masked rejection, mask = mask_of(max): no draw for max 0,
    32-bit words while max fits 32 bits, above them NumPy's next_uint64 for MT19937, two
    words with the first one the high half. */
-static inline uint64_t masked(ty_random *r, uint64_t max, uint64_t mask)
+static inline uint64_t masked32(ty_random *r, uint64_t max, uint64_t mask)
 {
     uint64_t v;
-    if (max == 0) return 0;
-    if (max <= 0xffffffffU) {
-        while ((v = next32(r) & mask) > max) {}
-        return v;
-    }
+    while ((v = next32(r) & mask) > max) {}
+    return v;
+}
+
+static inline uint64_t masked64(ty_random *r, uint64_t max, uint64_t mask)
+{
     for (;;) {
         uint64_t hi = next32(r);
-        v = ((hi << 32) | next32(r)) & mask;
+        uint64_t v = ((hi << 32) | next32(r)) & mask;
         if (v <= max) return v;
     }
+}
+
+static inline uint64_t masked(ty_random *r, uint64_t max, uint64_t mask)
+{
+    if (max == 0) return 0;
+    return max <= 0xffffffffU ? masked32(r, max, mask) : masked64(r, max, mask);
 }
 
 uint32_t ty_random_uint32(ty_random *r)
@@ -218,8 +225,11 @@ int64_t ty_random_integer(ty_random *r, int64_t low, uint64_t rng)
 
 void ty_random_fill_integers(ty_random *r, ty_tensor *t, int64_t low, uint64_t rng)
 {
-    uint64_t mask = mask_of(rng);
-    FILL(t, (double)(int64_t)((uint64_t)low + masked(r, rng, mask)));
+    /* one loop per path, so the choice of path is made once */
+    uint64_t mask = mask_of(rng), ulow = (uint64_t)low;
+    if (rng == 0) FILL(t, (double)low);
+    else if (rng <= 0xffffffffU) FILL(t, (double)(int64_t)(ulow + masked32(r, rng, mask)));
+    else FILL(t, (double)(int64_t)(ulow + masked64(r, rng, mask)));
 }
 
 /* Swaps rows i and j of t (row i is t with dimension 0 selected at i). */
