@@ -550,3 +550,45 @@ function TestRandom:test_choice_errors()
   pcall(R.choice, 5, 8, {p = {0.1, 0.2, 0.3, 0.25, 0.1}})
   lu.assertEquals(flat(R.choice(5, 8, {p = P5})), flat(fixture("seed10_choice_5_8_p_plus1")))
 end
+
+-- ---- the whole state, for checkpoints ---------------------------------------------------------
+
+function TestRandom:test_get_state_is_numpys()
+  tycho.random.seed(5)
+  tycho.random.randn()
+  assert_same(flat(tycho.random.get_state()), flat(fixture("more_seed5_randn_get_state")), 0, "get_state")
+end
+
+function TestRandom:test_set_state_continues_the_stream()
+  tycho.random.seed(9)
+  tycho.random.rand(700)   -- past a regeneration of the key
+  tycho.random.randn()     -- a Gaussian cached
+  local st = tycho.random.get_state()
+  local want = { tycho.random.randn(3), tycho.random.rand(5), tycho.random.randint(0, 1000, 4) }
+  tycho.random.seed(1)
+  tycho.random.set_state(st)
+  local got = { tycho.random.randn(3), tycho.random.rand(5), tycho.random.randint(0, 1000, 4) }
+  for i = 1, 3 do lu.assertEquals(got[i], want[i]) end
+end
+
+function TestRandom:test_set_state_errors()
+  local st = tycho.random.get_state()
+  local function err(t, msg)
+    local ok, e = pcall(tycho.random.set_state, t)
+    lu.assertFalse(ok)
+    lu.assertStrContains(tostring(e), msg)
+  end
+  err(tycho.zeros(3), "state must be a vector of 627 numbers (got 3)")
+  err({}, "state must be a tensor from get_state (got table)")
+  local bad = st:clone(); bad[1] = -1; err(bad, "state[1] is -1, not a key word")
+  bad = st:clone(); bad[2] = 2^32; err(bad, "state[2] is 4294967296")
+  bad = st:clone(); bad[625] = 625; err(bad, "state[625] is 625, not pos")
+  bad = st:clone(); bad[626] = 0.5; err(bad, "not has_gauss (0 or 1)")
+  bad = st:clone(); bad[627] = 0 / 0; err(bad, "the cached Gaussian")
+  local before = tycho.random.get_state()
+  bad = st:clone(); bad[627] = math.huge; err(bad, "the cached Gaussian")
+  lu.assertEquals(tycho.random.get_state(), before, "a refused state changes nothing")
+  local ok, e = pcall(tycho.random.get_state, 1)
+  lu.assertFalse(ok)
+  lu.assertStrContains(e, "at most")
+end

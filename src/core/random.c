@@ -351,3 +351,25 @@ void ty_random_choice_p_unique(ty_random *r, double *p, int64_t n, double *cdf, 
         (void)before;
     }
 }
+
+void ty_random_get_state(const ty_random *r, double *out)
+{
+    for (int i = 0; i < TY_MT_N; i++) out[i] = (double)r->key[i];
+    out[TY_MT_N] = (double)r->pos;
+    out[TY_MT_N + 1] = r->has_gauss ? 1.0 : 0.0;
+    out[TY_MT_N + 2] = r->has_gauss ? r->gauss : 0.0;
+}
+
+int ty_random_set_state(ty_random *r, const double *in)
+{
+    for (int i = 0; i < TY_MT_N; i++)
+        if (!(in[i] >= 0 && in[i] < 4294967296.0 && in[i] == floor(in[i]))) return i;
+    if (!(in[TY_MT_N] >= 0 && in[TY_MT_N] <= TY_MT_N && in[TY_MT_N] == floor(in[TY_MT_N]))) return TY_MT_N;
+    if (in[TY_MT_N + 1] != 0 && in[TY_MT_N + 1] != 1) return TY_MT_N + 1;
+    if (!isfinite(in[TY_MT_N + 2])) return TY_MT_N + 2;
+    for (int i = 0; i < TY_MT_N; i++) r->key[i] = (uint32_t)in[i];
+    r->pos = (int)in[TY_MT_N];
+    r->has_gauss = in[TY_MT_N + 1] != 0;
+    r->gauss = in[TY_MT_N + 2];
+    return -1;
+}

@@ -15,6 +15,14 @@ typedef struct ty_random {
     double   gauss;
 } ty_random;
 
+/* The whole state as TY_RANDOM_STATE_SIZE numbers, as NumPy's get_state() holds it: the 624
+   key words, pos, has_gauss, the cached Gaussian. ty_random_set_state checks them (integer
+   words below 2^32, pos in 0..624, has_gauss 0 or 1, a finite Gaussian) and returns the
+   0-based position of the first bad one, or -1 after setting the state. */
+#define TY_RANDOM_STATE_SIZE (TY_MT_N + 3)
+void ty_random_get_state(const ty_random *r, double *out);
+int  ty_random_set_state(ty_random *r, const double *in);
+
 /* NumPy's np.random.seed(s) for an integer s (init_genrand); clears the cached normal. */
 void     ty_random_seed(ty_random *r, uint32_t s);
 /* Seeds from OS entropy (/dev/urandom, else time and addresses), like RandomState();

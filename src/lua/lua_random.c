@@ -1,5 +1,5 @@
 /* lua_random.c: tycho.random (seed, rand, randn, randint, uniform, normal, permutation,
-   shuffle, choice; also tycho.rand, tycho.randn) over one ty_random per Lua state, kept in
+   shuffle, choice, get_state, set_state; also tycho.rand, tycho.randn) over one ty_random per Lua state, kept in
    the registry so engines never share a stream. Positions are NumPy's plus one. */
 #include "lua/lua_random.h"
 
@@ -435,12 +435,51 @@ static int l_choice(lua_State *L)
     return 1;
 }
 
+/* get_state(): the generator's whole state as a 1-d tensor (key words, pos, has_gauss,
+   gauss: NumPy's get_state() in numbers), to save with a checkpoint. */
+static int l_get_state(lua_State *L)
+{
+    lt_check_nargs(L, 0, "get_state");
+    int64_t n = TY_RANDOM_STATE_SIZE;
+    ty_tensor *t = lt_push_new(L, 1, &n);
+    ty_random_get_state(upstate(L), t->data);
+    return 1;
+}
+
+/* set_state(t): back to a state get_state gave; anything else is an error naming the value. */
+static int l_set_state(lua_State *L)
+{
+    lt_check_nargs(L, 1, "set_state");
+    ty_tensor *t = lt_test(L, 1);
+    if (!t || !t->data)
+        return luaL_error(L, "set_state: state must be a tensor from get_state (got %s)",
+                          t ? "a closed tensor" : luaL_typename(L, 1));
+    if (t->ndim != 1 || t->shape[0] != TY_RANDOM_STATE_SIZE) {
+        char s[96];
+        return luaL_error(L, "set_state: state must be a vector of %d numbers (got %s)",
+                          TY_RANDOM_STATE_SIZE, LT_SHAPE(t, s));
+    }
+    double v[TY_RANDOM_STATE_SIZE];
+    for (int i = 0; i < TY_RANDOM_STATE_SIZE; i++) v[i] = t->data[i * t->stride[0]];
+    int bad = ty_random_set_state(upstate(L), v);
+    if (bad >= 0) {
+        char got[32];
+        snprintf(got, sizeof got, "%.17g", v[bad]);
+        const char *what = bad < TY_MT_N ? "a key word (an integer in 0..2^32-1)"
+                           : bad == TY_MT_N ? "pos (an integer in 0..624)"
+                           : bad == TY_MT_N + 1 ? "has_gauss (0 or 1)" : "the cached Gaussian (finite)";
+        return luaL_error(L, "set_state: state[%d] is %s, not %s", bad + 1, got, what);
+    }
+    return 0;
+}
+
 void lt_open_random(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         { "seed", l_seed },       { "rand", l_rand },       { "randn", l_randn },
         { "randint", l_randint }, { "uniform", l_uniform }, { "normal", l_normal },
         { "permutation", l_permutation }, { "shuffle", l_shuffle }, { "choice", l_choice },
+        { "get_state", l_get_state }, { "set_state", l_set_state },
         { NULL, NULL }
     };
     int module = lua_gettop(L);
