@@ -33,6 +33,8 @@ static int zip_failure(ty_error *e, const char *path, int code)
     if (code == ZIP_ER_MEMORY) rc = ty_fail(e, TY_EMEM, "%s: not enough memory", path);
     else if (code == ZIP_ER_NOZIP)
         rc = ty_fail(e, TY_EFORMAT, "%s: not a .npz file (not a zip archive, or truncated)", path);
+    else if (code == ZIP_ER_EXISTS)
+        rc = ty_fail(e, TY_EFORMAT, "%s: bad zip archive: two members have the same name", path);
     else rc = ty_fail(e, TY_EFORMAT, "%s: bad zip archive: %s", path, zip_error_strerror(&ze));
     zip_error_fini(&ze);
     return rc;

@@ -212,7 +212,9 @@ static int save(lua_State *L, int ipath, int itensor, const char *usage)
 {
     ty_tensor *t = lt_test(L, itensor);
     if (lua_type(L, ipath) != LUA_TSTRING || !t)
-        return luaL_error(L, "save: expected %s (got %s, %s)", usage, what(L, 1), what(L, 2));
+        return luaL_error(L, "save: expected %s (got %s, %s)%s", usage, what(L, 1), what(L, 2),
+                          lua_type(L, itensor) == LUA_TTABLE && lua_type(L, ipath) == LUA_TSTRING
+                              ? "; a table of tensors is saved as .npz or .safetensors" : "");
     if (!t->data) return luaL_error(L, "save: tensor was closed");
     ty_error e;
     const char *path = check_path(L, ipath, "save");
