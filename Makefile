@@ -117,7 +117,8 @@ run: all
 # The example host checks itself against plain C and counts as one of them; so does each
 # fuzz target replaying its seed corpus (past crashes included) without libFuzzer.
 C_TESTS = $(patsubst spec/c/%.c,$(BUILD)/ctest/%,$(wildcard spec/c/*_test.c)) $(BUILD)/examples/host \
-          $(BUILD)/replay/npy $(BUILD)/replay/chunk $(BUILD)/replay/ops
+          $(BUILD)/replay/npy $(BUILD)/replay/chunk $(BUILD)/replay/ops \
+          $(BUILD)/replay/npz $(BUILD)/replay/safetensors
 
 $(BUILD)/ctest/%: spec/c/%.c $(BUILD)/libtycho.a src/host/tycho.h
 	@mkdir -p $(dir $@)
@@ -205,8 +206,8 @@ bench-deps:
 	$(MAKE) --no-print-directory deps EXTRA_PACKAGES="python3-numpy python3-torch"
 
 # Fuzzing with clang's libFuzzer (clang and libclang-rt-14-dev, installed for this target
-# only): the .npy reader on arbitrary bytes, arbitrary chunks in a sandboxed, limited engine,
-# and generated sequences of tensor/RNN operations in one. FUZZ_SECONDS per target; the
+# only): the .npy, .npz and .safetensors readers on arbitrary bytes, arbitrary chunks in a
+# sandboxed, limited engine, and generated sequences of tensor/RNN operations in one. FUZZ_SECONDS per target; the
 # corpora grow under build/fuzz (seeds: spec/fuzz/), crashing inputs land in build/fuzz/crashes/.
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD    = build/fuzz
@@ -216,9 +217,10 @@ FUZZ_ENV      = OPENBLAS_NUM_THREADS=1 UBSAN_OPTIONS=print_stacktrace=1
 fuzz:
 	$(MAKE) --no-print-directory deps EXTRA_PACKAGES="clang libclang-rt-14-dev"
 	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="$(FUZZ_CFLAGS)" \
-	  $(FUZZ_BUILD)/fuzz_npy $(FUZZ_BUILD)/fuzz_chunk $(FUZZ_BUILD)/fuzz_ops
+	  $(FUZZ_BUILD)/fuzz_npy $(FUZZ_BUILD)/fuzz_chunk $(FUZZ_BUILD)/fuzz_ops \
+	  $(FUZZ_BUILD)/fuzz_npz $(FUZZ_BUILD)/fuzz_safetensors
 	@mkdir -p $(FUZZ_BUILD)/corpus_npy $(FUZZ_BUILD)/corpus_chunk $(FUZZ_BUILD)/corpus_ops \
-	  $(FUZZ_BUILD)/crashes
+	  $(FUZZ_BUILD)/corpus_npz $(FUZZ_BUILD)/corpus_safetensors $(FUZZ_BUILD)/crashes
 	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_npy -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  -artifact_prefix=$(FUZZ_BUILD)/crashes/npy- $(FUZZ_BUILD)/corpus_npy spec/fuzz/corpus_npy
 	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_chunk -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
@@ -227,6 +229,13 @@ fuzz:
 	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_ops -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  -timeout=10 -max_len=512 \
 	  -artifact_prefix=$(FUZZ_BUILD)/crashes/ops- $(FUZZ_BUILD)/corpus_ops spec/fuzz/corpus_ops
+	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_npz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -timeout=10 -rss_limit_mb=2048 \
+	  -artifact_prefix=$(FUZZ_BUILD)/crashes/npz- $(FUZZ_BUILD)/corpus_npz spec/fuzz/corpus_npz
+	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -timeout=10 -rss_limit_mb=2048 \
+	  -artifact_prefix=$(FUZZ_BUILD)/crashes/safetensors- $(FUZZ_BUILD)/corpus_safetensors \
+	  spec/fuzz/corpus_safetensors
 
 $(FUZZ_BUILD)/fuzz_%: spec/fuzz/fuzz_%.c $(FUZZ_BUILD)/libtycho.a src/host/tycho.h
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libtycho.a $(LIBS)
