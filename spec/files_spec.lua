@@ -125,6 +125,8 @@ function TestNpzLoad:test_broken_archives_name_file_and_member()
     bad_not_npy = "member 'W.npy': not a .npy file (bad magic string)",
     bad_short_member = "member 'W.npy': data too short: shape (4, 4) of '<f8' needs 128 bytes",
     bad_duplicate = "bad zip archive: two members have the same name",
+    bad_size = "member 'W.npy' has sizes that do not fit the archive (truncated or damaged)",
+    bad_bzip2 = "member 'W.npy' is compressed by a method other than deflate",
   }
   for name, msg in pairs(cases) do
     local path = NPZ .. name .. ".npz"

@@ -14,8 +14,13 @@
 struct ty_npz {
     zip_t  *za;
     int64_t n;
+    int64_t file_size;
     char    path[];
 };
+
+/* Deflate expands at most about 1032 to 1: a member claiming more lies about its size,
+   and the reader would allocate what it claims before finding out. */
+#define DEFLATE_MAX_RATIO 1032
 
 /* A member's name as messages quote it. */
 static void member_label(char *out, size_t n, const char *path, const char *member)
@@ -60,6 +65,7 @@ int ty_npz_open(ty_npz **out, const char *path, ty_error *e)
         return ty_fail(e, TY_EMEM, "%s: not enough memory", path);
     }
     memcpy(z->path, path, plen + 1);
+    z->file_size = size;
     int code = 0;
     z->za = zip_fdopen(fd, ZIP_CHECKCONS, &code);
     if (!z->za) {
@@ -88,6 +94,20 @@ int ty_npz_open(ty_npz **out, const char *path, ty_error *e)
             member_label(label, sizeof label, path, st.name);
             ty_npz_close(z);
             return ty_fail(e, TY_EFORMAT, "%s is encrypted", label);
+        }
+        const char *why = NULL;
+        zip_uint64_t need = ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD;
+        if ((st.valid & need) != need) why = "has no sizes in the archive's directory";
+        else if (st.comp_method != ZIP_CM_STORE && st.comp_method != ZIP_CM_DEFLATE)
+            why = "is compressed by a method other than deflate (NumPy stores or deflates)";
+        else if (st.comp_size > (zip_uint64_t)size ||
+                 (st.comp_method == ZIP_CM_STORE && st.size != st.comp_size) ||
+                 st.size / DEFLATE_MAX_RATIO > st.comp_size + 1)
+            why = "has sizes that do not fit the archive (truncated or damaged)";
+        if (why) {
+            member_label(label, sizeof label, path, st.name);
+            ty_npz_close(z);
+            return ty_fail(e, TY_EFORMAT, "%s %s", label, why);
         }
     }
     *out = z;
