@@ -393,6 +393,16 @@ function TestFilesSave:test_safetensors_layout_exactly()
   -- the same tensors, the same bytes
   tycho.save(self.dir .. "/again.safetensors", { x = tycho.tensor { 0.1 } }, { dtype = "F32" })
   lu.assertEquals(support.slurp(self.dir .. "/again.safetensors"), raw)
+  -- metadata in key order
+  local meta = {}
+  for i = 1, 30 do meta["k" .. i] = tostring(i) end
+  tycho.save(path, {}, { metadata = meta })
+  raw = support.slurp(path)
+  local keys = {}
+  for k in raw:gmatch('"(k%d+)"') do keys[#keys + 1] = k end
+  local want = sorted_keys(meta)
+  lu.assertEquals(keys, want)
+  lu.assertEquals(select(2, tycho.load(path)), meta)
 end
 
 function TestFilesSave:test_argument_and_option_errors()

@@ -334,12 +334,14 @@ static int save_table(lua_State *L, const char *path, int fmt)
     const char **keys = lua_newuserdatauv(L, (size_t)(2 * nmeta + 2) * sizeof *keys, 0);
     n = table_items(L, 2, items, n, fmt, "tensor");
     if (o.meta) nmeta = table_items(L, o.meta, meta, nmeta, -1, "metadata");
+    ty_error e;
+    /* the metadata in key order too: the same table, the same bytes */
+    if (ty_named_sort(meta, nmeta, path, &e)) return raise_as(L, "save", &e);
     for (int64_t i = 0; i < nmeta; i++) {
         keys[i] = meta[i].name;
         keys[nmeta + i] = (const char *)meta[i].t;
     }
     ty_allocator a = lt_allocator(L);
-    ty_error e;
     int rc = fmt == FMT_NPZ ? ty_npz_save(path, items, n, o.compress, &a, &e)
                             : ty_st_save(path, items, n, o.f32, keys, keys + nmeta, nmeta, &e);
     if (rc) return raise_as(L, "save", &e);
