@@ -3,7 +3,8 @@
 CC       ?= gcc
 PREFIX   ?= /usr/local
 BUILD    ?= build
-DEBIAN_PACKAGES = liblua5.4-dev lua5.4 lua-unit libopenblas-dev libreadline-dev pkg-config luarocks gnuplot-nox
+DEBIAN_PACKAGES = liblua5.4-dev lua5.4 lua-unit libopenblas-dev libreadline-dev pkg-config luarocks \
+                  libzip-dev libcjson-dev gnuplot-nox
 
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2
@@ -13,16 +14,19 @@ LUA_CFLAGS   = $(shell pkg-config --cflags lua5.4)
 LUA_LIBS     = $(shell pkg-config --libs lua5.4)
 BLAS_CFLAGS  = $(shell pkg-config --cflags openblas)
 BLAS_LIBS    = $(shell pkg-config --libs openblas)
+# .npz archives (libzip) and the .safetensors JSON header (cJSON)
+FILE_CFLAGS  = $(shell pkg-config --cflags libzip libcjson)
+FILE_LIBS    = $(shell pkg-config --libs libzip libcjson)
 # Sources include each other as "core/tensor.h" (-Isrc); tests and host programs include the
 # public header as "tycho.h" (-Isrc/host). TY_VERSION is tycho.h's version, for the binding.
 VERSION      = $(shell sed -n 's/^\#define TYCHO_VERSION *"\(.*\)"/\1/p' src/host/tycho.h)
-ALL_CFLAGS   = -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -fPIC $(CFLAGS) $(LUA_CFLAGS) $(BLAS_CFLAGS) \
+ALL_CFLAGS   = -std=c99 -D_POSIX_C_SOURCE=200809L $(WARN) -fPIC $(CFLAGS) $(LUA_CFLAGS) $(BLAS_CFLAGS) $(FILE_CFLAGS) \
                -Isrc -Isrc/host -I$(BUILD)/gen -DTY_VERSION='"$(VERSION)"' -MMD -MP \
                -fvisibility=hidden $(MVEC_CFLAGS)
 # glibc's vector math library (libmvec, part of libc6 on x86-64): sin, cos, ... 8 at a time
 MVEC_LIBS    = $(if $(wildcard /usr/lib/x86_64-linux-gnu/libmvec.so),-lmvec)
 MVEC_CFLAGS  = $(if $(MVEC_LIBS),-DTY_HAVE_MVEC)
-LIBS         = $(LUA_LIBS) $(BLAS_LIBS) $(MVEC_LIBS) -lm -lpthread
+LIBS         = $(LUA_LIBS) $(BLAS_LIBS) $(FILE_LIBS) $(MVEC_LIBS) -lm -lpthread
 
 # One folder per layer (README, "Where things are"); a lower one never includes a higher one.
 CORE_SRC  = $(sort $(wildcard src/core/*.c) $(wildcard src/nn/*.c) $(wildcard src/io/*.c))
@@ -94,7 +98,7 @@ $(BUILD)/libtycho.so: $(LIB_OBJ) src/host/exports.map
 # The C module for stock lua5.4: no liblua (the interpreter provides it) and no host layer.
 $(BUILD)/tycho.so: $(CORE_OBJ) $(LUA_OBJ) src/host/exports.map
 	$(CC) $(LDFLAGS) -shared -Wl,--version-script=src/host/exports.map -o $@ $(CORE_OBJ) $(LUA_OBJ) \
-	  $(BLAS_LIBS) $(MVEC_LIBS) -lm
+	  $(BLAS_LIBS) $(FILE_LIBS) $(MVEC_LIBS) -lm
 
 # The tycho command links Debian's static liblua5.4.a, as Debian's own lua5.4 does: calls
 # into Lua skip the shared library's PLT, and the VM is not position-independent code
@@ -102,7 +106,7 @@ $(BUILD)/tycho.so: $(CORE_OBJ) $(LUA_OBJ) src/host/exports.map
 # a script may `require`. Host programs link libtycho with their own Lua.
 LUA_STATIC = $(shell pkg-config --variable=libdir lua5.4)/liblua5.4.a
 $(BUILD)/tycho: $(BUILD)/obj/host/main.o $(BUILD)/libtycho.a
-	$(CC) $(LDFLAGS) -Wl,-E -o $@ $^ $(LUA_STATIC) $(BLAS_LIBS) $(MVEC_LIBS) -lreadline -lm -ldl
+	$(CC) $(LDFLAGS) -Wl,-E -o $@ $^ $(LUA_STATIC) $(BLAS_LIBS) $(FILE_LIBS) $(MVEC_LIBS) -lreadline -lm -ldl
 
 run: all
 	$(BUILD)/tycho examples/rnn_notebook.lua
@@ -113,7 +117,8 @@ run: all
 # The example host checks itself against plain C and counts as one of them; so does each
 # fuzz target replaying its seed corpus (past crashes included) without libFuzzer.
 C_TESTS = $(patsubst spec/c/%.c,$(BUILD)/ctest/%,$(wildcard spec/c/*_test.c)) $(BUILD)/examples/host \
-          $(BUILD)/replay/npy $(BUILD)/replay/chunk $(BUILD)/replay/ops
+          $(BUILD)/replay/npy $(BUILD)/replay/chunk $(BUILD)/replay/ops \
+          $(BUILD)/replay/npz $(BUILD)/replay/safetensors
 
 $(BUILD)/ctest/%: spec/c/%.c $(BUILD)/libtycho.a src/host/tycho.h
 	@mkdir -p $(dir $@)
@@ -201,8 +206,8 @@ bench-deps:
 	$(MAKE) --no-print-directory deps EXTRA_PACKAGES="python3-numpy python3-torch"
 
 # Fuzzing with clang's libFuzzer (clang and libclang-rt-14-dev, installed for this target
-# only): the .npy reader on arbitrary bytes, arbitrary chunks in a sandboxed, limited engine,
-# and generated sequences of tensor/RNN operations in one. FUZZ_SECONDS per target; the
+# only): the .npy, .npz and .safetensors readers on arbitrary bytes, arbitrary chunks in a
+# sandboxed, limited engine, and generated sequences of tensor/RNN operations in one. FUZZ_SECONDS per target; the
 # corpora grow under build/fuzz (seeds: spec/fuzz/), crashing inputs land in build/fuzz/crashes/.
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD    = build/fuzz
@@ -212,9 +217,10 @@ FUZZ_ENV      = OPENBLAS_NUM_THREADS=1 UBSAN_OPTIONS=print_stacktrace=1
 fuzz:
 	$(MAKE) --no-print-directory deps EXTRA_PACKAGES="clang libclang-rt-14-dev"
 	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="$(FUZZ_CFLAGS)" \
-	  $(FUZZ_BUILD)/fuzz_npy $(FUZZ_BUILD)/fuzz_chunk $(FUZZ_BUILD)/fuzz_ops
+	  $(FUZZ_BUILD)/fuzz_npy $(FUZZ_BUILD)/fuzz_chunk $(FUZZ_BUILD)/fuzz_ops \
+	  $(FUZZ_BUILD)/fuzz_npz $(FUZZ_BUILD)/fuzz_safetensors
 	@mkdir -p $(FUZZ_BUILD)/corpus_npy $(FUZZ_BUILD)/corpus_chunk $(FUZZ_BUILD)/corpus_ops \
-	  $(FUZZ_BUILD)/crashes
+	  $(FUZZ_BUILD)/corpus_npz $(FUZZ_BUILD)/corpus_safetensors $(FUZZ_BUILD)/crashes
 	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_npy -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  -artifact_prefix=$(FUZZ_BUILD)/crashes/npy- $(FUZZ_BUILD)/corpus_npy spec/fuzz/corpus_npy
 	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_chunk -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
@@ -223,6 +229,13 @@ fuzz:
 	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_ops -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  -timeout=10 -max_len=512 \
 	  -artifact_prefix=$(FUZZ_BUILD)/crashes/ops- $(FUZZ_BUILD)/corpus_ops spec/fuzz/corpus_ops
+	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_npz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -timeout=10 -rss_limit_mb=2048 \
+	  -artifact_prefix=$(FUZZ_BUILD)/crashes/npz- $(FUZZ_BUILD)/corpus_npz spec/fuzz/corpus_npz
+	$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -timeout=10 -rss_limit_mb=2048 \
+	  -artifact_prefix=$(FUZZ_BUILD)/crashes/safetensors- $(FUZZ_BUILD)/corpus_safetensors \
+	  spec/fuzz/corpus_safetensors
 
 $(FUZZ_BUILD)/fuzz_%: spec/fuzz/fuzz_%.c $(FUZZ_BUILD)/libtycho.a src/host/tycho.h
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libtycho.a $(LIBS)
@@ -249,7 +262,7 @@ install: all
 	  'includedir=$${prefix}/include' '' 'Name: tycho' \
 	  'Description: numerics engine in C scripted by Lua 5.4 (embedding API: tycho.h)' \
 	  'Version: $(VERSION)' 'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -ltycho' \
-	  'Libs.private: $(strip $(LUA_LIBS) $(BLAS_LIBS) $(MVEC_LIBS)) -lm -lpthread' \
+	  'Libs.private: $(strip $(LUA_LIBS) $(BLAS_LIBS) $(FILE_LIBS) $(MVEC_LIBS)) -lm -lpthread' \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/tycho.pc
 	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/tycho.pc
 	@if [ -z "$(DESTDIR)" ] && echo " $(SYSTEM_PREFIXES) " | grep -q " $(PREFIX) " && \

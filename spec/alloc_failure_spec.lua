@@ -1,4 +1,4 @@
--- alloc_failure_spec.lua: every allocation of tensor creation, views, .npy loading and the
+-- alloc_failure_spec.lua: every allocation of tensor creation, views, .npy/.npz/.safetensors files and the
 -- RNN layer can fail. For n = 1, 2, ... the nth allocation from the start of an operation
 -- (and every later one) fails; each such run must raise exactly "not enough memory", leave
 -- nothing behind (memory_used returns to where it was; check-asan and check-valgrind see
@@ -249,6 +249,33 @@ function test_shape() fail_each_allocation(function() return A:shape() end) end
 function test_load_f8_3d() fail_each_allocation(function() return tycho.load(FIXTURES .. "f8_2x3x4.npy") end) end
 function test_load_fortran_order() fail_each_allocation(function() return tycho.load(FIXTURES .. "f8_fortran_3x4.npy") end) end
 function test_load_float32() fail_each_allocation(function() return tycho.load(FIXTURES .. "f4_2x3.npy") end) end
+
+-- ---- .npz and .safetensors loading and saving (each save then loads what it wrote; a
+-- failed save leaves no temporary file) ---------------------------------------------------
+
+function test_load_npz() fail_each_allocation(function() return tycho.load("spec/fixtures/npz/named.npz") end) end
+function test_load_npz_deflated() fail_each_allocation(function() return tycho.load("spec/fixtures/npz/compressed.npz") end) end
+function test_load_safetensors() fail_each_allocation(function() return tycho.load("spec/fixtures/safetensors/dtypes.safetensors") end) end
+
+local function saves(ext, opts)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir " .. dir))
+  local path = dir .. "/m" .. ext
+  local t = { w = tycho.linspace(0, 1, 12):reshape(3, 4).T, b = tycho.ones(3), ["a/b"] = tycho.tensor(2) }
+  fail_each_allocation(function()
+    tycho.save(path, t, opts)
+    return tycho.load(path)
+  end)
+  local p = io.popen("ls -A " .. dir)
+  lu.assertEquals(p:read("a"), "m" .. ext .. "\n")
+  p:close()
+  os.execute("rm -rf " .. dir)
+end
+
+function test_save_npz() saves(".npz") end
+function test_save_npz_deflated() saves(".npz", { compress = true }) end
+function test_save_safetensors() saves(".safetensors", { dtype = "F32", metadata = { k = "v" } }) end
 
 -- ---- the RNN layer (N=2, T=3, D=4, H=5) --------------------------------------------------
 

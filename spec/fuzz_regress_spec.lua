@@ -112,3 +112,17 @@ function test_backward_after_the_cached_tensors_were_closed()
       "backward_step: forward_step's " .. closed .. " was closed; call forward_step again")
   end
 end
+
+-- fuzz_ops: an empty view that is not contiguous (the transpose of a broadcast sum, shape
+-- (3, 0, 2)) reshaped to 1-d, as tycho.outer flattens its operands, read past the new shape
+-- while ty_view_reshape matched runs of sizes (a stack-buffer-overflow under ASan; input
+-- corpus_ops/regress_empty_view_reshape). Views without elements take contiguous strides,
+-- as NumPy's do.
+function test_empty_views_that_are_not_contiguous_reshape()
+  local t = (tycho.zeros(0, 3) + tycho.zeros(2, 1, 3)).T
+  lu.assertEquals(t:shape(), { 3, 0, 2 })
+  lu.assertEquals(tycho.outer(t, t):shape(), { 0, 0 })
+  lu.assertEquals(t:reshape(0):shape(), { 0 })
+  lu.assertEquals(t:view(3, 0, 2, 1):shape(), { 3, 0, 2, 1 })
+  lu.assertEquals(t:view(0, 5):shape(), { 0, 5 })
+end

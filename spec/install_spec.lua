@@ -68,7 +68,7 @@ function TestInstall.test_pc_names_the_prefix()
   -- libtycho.a's own dependencies, as shared libraries: no Requires.private, which would
   -- pull in OpenBLAS's static dependencies (libgfortran) that a new machine lacks
   lu.assertNotStrContains(pc, "Requires")
-  lu.assertStrMatches(pc, ".*\nLibs.private: [^\n]*%-llua5%.4[^\n]*%-lopenblas[^\n]* %-lm %-lpthread\n.*")
+  lu.assertStrMatches(pc, ".*\nLibs.private: [^\n]*%-llua5%.4[^\n]*%-lopenblas[^\n]*%-lzip %-lcjson[^\n]* %-lm %-lpthread\n.*")
   lu.assertNotStrContains(must(CLEAN .. TestInstall.pc .. "--static --libs tycho"), "gfortran")
   local flags = must(CLEAN .. TestInstall.pc .. "--cflags --libs tycho")
   lu.assertStrContains(flags, "-I" .. TestInstall.prefix .. "/include")

@@ -346,7 +346,8 @@ int ty_view_reshape(ty_tensor *t, int ndim, const int64_t *shape)
 {
     TY_ASSERT(ndim >= 0 && ndim <= TY_MAX_DIMS && ty_shape_numel(ndim, shape) == ty_numel(t));
     int64_t nst[TY_MAX_DIMS];
-    if (ty_is_contiguous(t)) {
+    /* no elements: any strides do (NumPy too), and the runs below could not be matched */
+    if (ty_is_contiguous(t) || ty_numel(t) == 0) {
         ty_contiguous_strides(ndim, shape, nst);
     } else {
         /* NumPy's attempt_nocopy_reshape: match runs of old dims to runs of new dims with the

@@ -1,19 +1,16 @@
 /* npy.c: the .npy reader (every real dtype NumPy writes, either byte order, C or Fortran
-   order, checked against the file's real size) and a writer byte-identical to np.save. */
+   order, checked against the source's real size) and a writer byte-identical to np.save,
+   over the byte sources and sinks of bytes.h (plain files, .npz members, memory). */
 #ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L   /* fileno, fstat, fdopen, O_CLOEXEC */
+#define _POSIX_C_SOURCE 200809L
 #endif
 #include "io/npy.h"
 
 #include "core/format.h"
-#include "core/iter.h"
+#include "io/dtype.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAGIC     "\x93NUMPY"
@@ -23,10 +20,6 @@
 /* np.save pads the header with room for the first dimension to grow to this many digits. */
 #define GROWTH_AXIS_MAX_DIGITS 21
 #define ARRAY_ALIGN 64
-/* Elements converted per fread/fwrite when bytes cannot go straight to or from the tensor. */
-#define CHUNK 4096
-
-typedef enum { DT_FLOAT, DT_INT, DT_UINT, DT_BOOL } dt_kind;
 
 typedef struct npy_header {
     char    descr[48];     /* as written in the file, cut to fit */
@@ -34,18 +27,8 @@ typedef struct npy_header {
     int     fortran;
     int     ndim;
     int64_t shape[TY_MAX_DIMS];
-    dt_kind kind;
-    int     size;          /* bytes per element */
-    int     big;           /* big-endian data */
+    ty_dtype dt;
 } npy_header;
-
-static int host_is_little(void)
-{
-    const uint16_t one = 1;
-    unsigned char c;
-    memcpy(&c, &one, 1);
-    return c == 1;
-}
 
 /* ---- header parsing: the dict literal np.save writes, parsed strictly but without eval */
 
@@ -228,92 +211,18 @@ static int parse_descr(npy_header *h, const char *path, ty_error *e)
                        path, h->descr, what);
     int ok = digits > 0 && *s == '\0';
     switch (kind) {
-    case 'f': h->kind = DT_FLOAT; ok = ok && (size == 2 || size == 4 || size == 8); break;
-    case 'i': h->kind = DT_INT; ok = ok && (size == 1 || size == 2 || size == 4 || size == 8); break;
-    case 'u': h->kind = DT_UINT; ok = ok && (size == 1 || size == 2 || size == 4 || size == 8); break;
-    case 'b': h->kind = DT_BOOL; ok = ok && size == 1; break;
+    case 'f': h->dt.kind = TY_DT_FLOAT; ok = ok && (size == 2 || size == 4 || size == 8); break;
+    case 'i': h->dt.kind = TY_DT_INT; ok = ok && (size == 1 || size == 2 || size == 4 || size == 8); break;
+    case 'u': h->dt.kind = TY_DT_UINT; ok = ok && (size == 1 || size == 2 || size == 4 || size == 8); break;
+    case 'b': h->dt.kind = TY_DT_BOOL; ok = ok && size == 1; break;
     default: ok = 0;
     }
     if (!ok)
         return ty_fail(e, TY_EFORMAT, "%s: dtype '%s' is not a dtype tycho can read", path,
                        h->descr);
-    h->size = size;
-    h->big = order == '>' || (order == '=' && !host_is_little());
+    h->dt.size = size;
+    h->dt.big = order == '>' || (order == '=' && !ty_host_is_little());
     return TY_OK;
-}
-
-/* ---- conversion of raw elements to float64 */
-
-static double half_to_double(unsigned h)
-{
-    int ex = (int)((h >> 10) & 0x1f);
-    unsigned m = h & 0x3ff;
-    double v;
-    if (ex == 0) v = ldexp((double)m, -24);
-    else if (ex == 31) v = m ? NAN : INFINITY;
-    else v = ldexp((double)(m | 0x400), ex - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
-static void convert(double *dst, const unsigned char *src, size_t n, const npy_header *h)
-{
-    int size = h->size;
-    for (size_t k = 0; k < n; k++, src += size) {
-        uint64_t v = 0;
-        if (h->big)
-            for (int i = 0; i < size; i++) v = v << 8 | src[i];
-        else
-            for (int i = size - 1; i >= 0; i--) v = v << 8 | src[i];
-        double d;
-        switch (h->kind) {
-        case DT_FLOAT:
-            if (size == 8) {
-                memcpy(&d, &v, 8);
-            } else if (size == 4) {
-                uint32_t w = (uint32_t)v;
-                float f;
-                memcpy(&f, &w, 4);
-                d = f;
-            } else {
-                d = half_to_double((unsigned)v);
-            }
-            break;
-        case DT_INT:
-            if (size == 8) {
-                int64_t s;
-                memcpy(&s, &v, 8);
-                d = (double)s;
-            } else {
-                uint64_t sign = (uint64_t)1 << (8 * size - 1);
-                d = (double)((int64_t)(v ^ sign) - (int64_t)sign);
-            }
-            break;
-        case DT_UINT: d = (double)v; break;
-        default: d = v != 0; break;
-        }
-        dst[k] = d;
-    }
-}
-
-/* Reads n elements into the contiguous dst. */
-static int read_data(FILE *f, double *dst, int64_t n, const npy_header *h, const char *path,
-                     ty_error *e)
-{
-    if (h->kind == DT_FLOAT && h->size == 8 && h->big == !host_is_little()) {
-        if (n > 0 && fread(dst, sizeof(double), (size_t)n, f) != (size_t)n) goto short_read;
-        return TY_OK;
-    }
-    unsigned char buf[CHUNK * 8];
-    for (int64_t done = 0; done < n;) {
-        size_t m = n - done < CHUNK ? (size_t)(n - done) : CHUNK;
-        if (fread(buf, (size_t)h->size, m, f) != m) goto short_read;
-        convert(dst + done, buf, m, h);
-        done += (int64_t)m;
-    }
-    return TY_OK;
-short_read:
-    if (ferror(f)) return ty_fail(e, TY_EFILE, "%s: read failed: %s", path, strerror(errno));
-    return ty_fail(e, TY_EFORMAT, "%s: the data is truncated (the file ends early)", path);
 }
 
 static uint32_t le_uint(const unsigned char *p, int n)
@@ -323,55 +232,58 @@ static uint32_t le_uint(const unsigned char *p, int n)
     return v;
 }
 
-/* The magic string, the version and the header of the file, parsed into h; *data_at is
-   where the data starts. */
-static int read_header(FILE *f, npy_header *h, int64_t fsize, int64_t *data_at,
-                       const char *path, const ty_allocator *a, ty_error *e)
+/* The magic string, the version and the header, parsed into h; *data_at is where the data
+   starts (the source is there on return). */
+static int read_header(ty_source *s, npy_header *h, int64_t *data_at, const ty_allocator *a,
+                       ty_error *e)
 {
+    const char *path = s->name;
     unsigned char pre[12];
-    size_t got = fread(pre, 1, 10, f);
-    if (got < 10 || memcmp(pre, MAGIC, MAGIC_LEN) != 0) {
-        if (ferror(f)) return ty_fail(e, TY_EFILE, "%s: read failed: %s", path, strerror(errno));
+    size_t got = 0;
+    int rc = s->read(s, pre, 10, &got, e);
+    if (rc) return rc;
+    if (got < 10 || memcmp(pre, MAGIC, MAGIC_LEN) != 0)
         return ty_fail(e, TY_EFORMAT, "%s: not a .npy file (bad magic string)", path);
-    }
     int major = pre[6], minor = pre[7];
     if ((major != 1 && major != 2 && major != 3) || minor != 0)
         return ty_fail(e, TY_EFORMAT, "%s: .npy format version %d.%d is not supported "
                        "(tycho reads 1.0, 2.0 and 3.0)", path, major, minor);
     int lenbytes = major == 1 ? 2 : 4;
-    if (lenbytes == 4 && fread(pre + 10, 1, 2, f) != 2)
-        return ty_fail(e, TY_EFORMAT, "%s: the file ends inside the header length", path);
+    if (lenbytes == 4) {
+        if ((rc = s->read(s, pre + 10, 2, &got, e))) return rc;
+        if (got != 2)
+            return ty_fail(e, TY_EFORMAT, "%s: the file ends inside the header length", path);
+    }
     uint32_t hlen = le_uint(pre + 8, lenbytes);
     *data_at = 8 + lenbytes + (int64_t)hlen;
     if (hlen > MAX_HEADER)
         return ty_fail(e, TY_EFORMAT, "%s: header length %lu is over the limit of %d bytes",
                        path, (unsigned long)hlen, MAX_HEADER);
-    if (*data_at > fsize)
+    if (*data_at > s->size)
         return ty_fail(e, TY_EFORMAT, "%s: header length %lu runs past the end of the file",
                        path, (unsigned long)hlen);
     char *text = a->fn(a->ud, NULL, 0, (size_t)hlen + 1);
     if (!text) return ty_fail(e, TY_EMEM, "%s: not enough memory for the header", path);
     memset(h, 0, sizeof *h);
-    int rc;
-    if (fread(text, 1, hlen, f) != hlen)
-        rc = ty_fail(e, TY_EFORMAT, "%s: header length %lu runs past the end of the file",
-                     path, (unsigned long)hlen);
-    else if (memchr(text, '\0', hlen))
-        rc = ty_fail(e, TY_EFORMAT, "%s: bad header: it contains a NUL byte", path);
-    else
-        rc = parse_dict(text, hlen, h, path, e);
+    if ((rc = s->read(s, text, hlen, &got, e)) == TY_OK) {
+        if (got != hlen)
+            rc = ty_fail(e, TY_EFORMAT, "%s: header length %lu runs past the end of the file",
+                         path, (unsigned long)hlen);
+        else if (memchr(text, '\0', hlen))
+            rc = ty_fail(e, TY_EFORMAT, "%s: bad header: it contains a NUL byte", path);
+        else
+            rc = parse_dict(text, hlen, h, path, e);
+    }
     a->fn(a->ud, text, (size_t)hlen + 1, 0);
     return rc ? rc : parse_descr(h, path, e);
 }
 
-static int load_file(FILE *f, ty_tensor *out, const char *path, const ty_allocator *a,
-                     ty_error *e)
+int ty_npy_read(ty_source *s, ty_tensor *out, const ty_allocator *a, ty_error *e)
 {
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) return ty_fail(e, TY_EFILE, "%s: %s", path, strerror(errno));
-    int64_t fsize = (int64_t)st.st_size, data_at = 0; /* a regular file: ty_npy_load checked */
+    const char *path = s->name;
+    int64_t data_at = 0;
     npy_header h;
-    int rc = read_header(f, &h, fsize, &data_at, path, a, e);
+    int rc = read_header(s, &h, &data_at, a, e);
     if (rc) return rc;
     char srepr[200];
     ty_shape_repr(srepr, sizeof srepr, h.ndim, h.shape);
@@ -380,14 +292,14 @@ static int load_file(FILE *f, ty_tensor *out, const char *path, const ty_allocat
     if (ty_check_shape(h.ndim, h.shape, NULL))
         return ty_fail(e, TY_EFORMAT, "%s: shape %s is too large", path, srepr);
     int64_t n = ty_shape_numel(h.ndim, h.shape);
-    if (n * h.size > fsize - data_at)
+    if (n * h.dt.size > s->size - data_at)
         return ty_fail(e, TY_EFORMAT,
                        "%s: data too short: shape %s of '%s' needs %lld bytes, the file "
                        "has %lld (truncated, or a wrong shape in the header)", path, srepr,
-                       h.descr, (long long)(n * h.size), (long long)(fsize - data_at));
+                       h.descr, (long long)(n * h.dt.size), (long long)(s->size - data_at));
     if (!h.fortran || h.ndim < 2) {
         if ((rc = ty_tensor_alloc(out, a, h.ndim, h.shape, e))) return rc;
-        if ((rc = read_data(f, out->data, n, &h, path, e))) ty_tensor_free(out);
+        if ((rc = ty_read_elements(s, out->data, n, h.dt, e))) ty_tensor_free(out);
         return rc;
     }
     /* Fortran order is C order of the reversed shape: read that, then copy transposed. */
@@ -396,7 +308,7 @@ static int load_file(FILE *f, ty_tensor *out, const char *path, const ty_allocat
     ty_tensor tmp;
     memset(&tmp, 0, sizeof tmp);
     if ((rc = ty_tensor_alloc(&tmp, a, h.ndim, rev, e))) return rc;
-    if ((rc = read_data(f, tmp.data, n, &h, path, e)) == TY_OK &&
+    if ((rc = ty_read_elements(s, tmp.data, n, h.dt, e)) == TY_OK &&
         (rc = ty_tensor_alloc(out, a, h.ndim, h.shape, e)) == TY_OK) {
         ty_view_reverse_dims(&tmp);
         ty_copy_flat(out, &tmp);
@@ -405,79 +317,28 @@ static int load_file(FILE *f, ty_tensor *out, const char *path, const ty_allocat
     return rc;
 }
 
-/* Only regular files are read: a FIFO, a device or a socket could block forever or never
-   end. The file is opened without blocking (a FIFO's open would wait for a writer), then
-   checked. */
 int ty_npy_load(ty_tensor *out, const char *path, const ty_allocator *a, ty_error *e)
 {
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) return ty_fail(e, TY_EFILE, "%s: %s", path, strerror(errno));
-    struct stat st;
-    const char *why = NULL;
-    if (fstat(fd, &st) != 0) why = strerror(errno);
-    else if (S_ISDIR(st.st_mode)) why = "is a directory";
-    else if (!S_ISREG(st.st_mode)) why = "is not a regular file";
-    if (why) {
-        ty_fail(e, TY_EFILE, "%s: %s", path, why);
-        close(fd);
-        return TY_EFILE;
-    }
-    int flags = fcntl(fd, F_GETFL);
-    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-    FILE *f = fdopen(fd, "rb");
-    if (!f) {
-        int err = errno;
-        close(fd);
-        return ty_fail(e, TY_EFILE, "%s: %s", path, strerror(err));
-    }
-    int rc = load_file(f, out, path, a, e);
-    fclose(f);
+    int64_t size;
+    int fd = ty_open_regular(path, &size, e);
+    if (fd < 0) return TY_EFILE;
+    ty_source s;
+    ty_source_file(&s, fd, 0, size, path);
+    int rc = ty_npy_read(&s, out, a, e);
+    close(fd);
     return rc;
 }
 
 /* ---- writer */
 
-static void put_le(unsigned char *p, double d)
+/* Header as NumPy's _write_array_header + _wrap_header: keys sorted, repr of the shape,
+   growth room for dimension 0, then spaces and '\n' up to a multiple of ARRAY_ALIGN.
+   Returns its length. */
+static int make_header(char *head, size_t headn, const ty_tensor *t)
 {
-    uint64_t v;
-    memcpy(&v, &d, 8);
-    for (int i = 0; i < 8; i++, v >>= 8) p[i] = (unsigned char)v;
-}
-
-static int write_data(FILE *f, const ty_tensor *t)
-{
-    int64_t n = ty_numel(t);
-    if (n == 0) return 1;
-    if (ty_is_contiguous(t) && host_is_little())
-        return fwrite(t->data, sizeof(double), (size_t)n, f) == (size_t)n;
-    unsigned char buf[CHUNK * 8];
-    size_t used = 0;
-    int ok = 1;
-    const ty_tensor *ops[1] = { t };
-    ty_iter it;
-    ty_iter_init(&it, t->ndim, t->shape, 1, ops);
-    TY_ITER_RUNS(it, {
-        int64_t s = it.stride[0][last_];
-        for (int64_t i = 0; i < n_ && ok; i++) {
-            put_le(buf + 8 * used++, it.ptr[0][i * s]);
-            if (used == CHUNK) {
-                ok = fwrite(buf, 8, used, f) == used;
-                used = 0;
-            }
-        }
-    });
-    return ok && (used == 0 || fwrite(buf, 8, used, f) == used);
-}
-
-int ty_npy_save(const ty_tensor *t, const char *path, ty_error *e)
-{
-    if (!t->data && ty_numel(t) > 0)
-        return ty_fail(e, TY_EARG, "%s: the tensor has no data", path);
-    /* Header as NumPy's _write_array_header + _wrap_header: keys sorted, repr of the shape,
-       growth room for dimension 0, then spaces and '\n' up to a multiple of ARRAY_ALIGN. */
-    char head[512], srepr[200];
+    char srepr[200];
     ty_shape_repr(srepr, sizeof srepr, t->ndim, t->shape);
-    int len = snprintf(head + 10, sizeof head - 10,
+    int len = snprintf(head + 10, headn - 10,
                        "{'descr': '<f8', 'fortran_order': False, 'shape': %s, }", srepr);
     if (t->ndim > 0) {
         char first[32];
@@ -492,33 +353,34 @@ int ty_npy_save(const ty_tensor *t, const char *path, ty_error *e)
     memcpy(head, MAGIC "\x01\x00", 8);
     head[8] = (char)(len & 0xff);
     head[9] = (char)(len >> 8);
+    return 10 + len;
+}
 
-    /* only a regular file (or a new one) is written: a FIFO would block, a device never fill */
-    struct stat st;
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        return ty_fail(e, TY_EFILE, "%s: %s", path,
-                       S_ISDIR(st.st_mode) ? "is a directory" : "is not a regular file");
-    int fd = open(path, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0666);
-    if (fd < 0) return ty_fail(e, TY_EFILE, "%s: %s", path, strerror(errno));
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return ty_fail(e, TY_EFILE, "%s: is not a regular file", path);
-    }
-    int flags = fcntl(fd, F_GETFL);
-    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-    FILE *f = ftruncate(fd, 0) == 0 ? fdopen(fd, "wb") : NULL;
-    if (!f) {
-        int err = errno;
-        close(fd);
-        return ty_fail(e, TY_EFILE, "%s: %s", path, strerror(err));
-    }
-    int ok = fwrite(head, 1, (size_t)(10 + len), f) == (size_t)(10 + len) && write_data(f, t);
-    int err = errno;
-    if (!ok) {
-        fclose(f);
-        return ty_fail(e, TY_EFILE, "%s: write failed: %s", path, strerror(err));
-    }
-    if (fclose(f) != 0)
-        return ty_fail(e, TY_EFILE, "%s: write failed: %s", path, strerror(errno));
-    return TY_OK;
+size_t ty_npy_bytes(const ty_tensor *t)
+{
+    char head[512];
+    return (size_t)make_header(head, sizeof head, t) + (size_t)ty_numel(t) * 8;
+}
+
+int ty_npy_write(ty_sink *s, const ty_tensor *t, ty_error *e)
+{
+    if (!t->data && ty_numel(t) > 0)
+        return ty_fail(e, TY_EARG, "%s: the tensor has no data", s->name);
+    char head[512];
+    int len = make_header(head, sizeof head, t);
+    const ty_dtype f8 = { TY_DT_FLOAT, 8, 0 };
+    int rc = s->write(s, head, (size_t)len, e);
+    return rc ? rc : ty_write_elements(s, t, f8, e);
+}
+
+static int write_npy(ty_sink *s, void *ctx, ty_error *e)
+{
+    return ty_npy_write(s, ctx, e);
+}
+
+int ty_npy_save(const ty_tensor *t, const char *path, ty_error *e)
+{
+    if (!t->data && ty_numel(t) > 0)
+        return ty_fail(e, TY_EARG, "%s: the tensor has no data", path);
+    return ty_save_atomic(path, write_npy, (void *)t, e);
 }
