@@ -73,4 +73,5 @@ void lt_open_nn(lua_State *L)
     int nn = lua_gettop(L);
     lt_register_recurrent(L, nn);
     lt_layer_register(L, &tanh_desc, nn);
+    lt_register_optim(L, nn);
 }
