@@ -348,7 +348,10 @@ local function make_buffers(self, names, fill)
   self._buffers = names
   for _, e in ipairs(self._params) do
     for _, b in ipairs(names) do
-      local t = tycho.zeros_like(e.param)
+      local ok, t = pcall(tycho.zeros_like, e.param)
+      if not ok then -- a finalizer run by an allocation closed it
+        error(("%s: parameter %s: %s"):format(self._def.name, e.path, (tostring(t):gsub("^.-%((.*)%)$", "%1"))), 0)
+      end
       if fill and fill ~= 0 then t:fill_(fill) end
       e[b] = t
     end
@@ -599,8 +602,8 @@ local function evaluate(self, closure, fname)
   if type(loss) ~= "number" then
     error(("%s: the closure returned %s, not the loss (a number)"):format(fname, type(loss)), 0)
   end
+  local flat = tycho.empty(self._numel) -- first: nothing is made between the checks and the copy
   local grads = read_grads(self, fname)
-  local flat = tycho.empty(self._numel)
   K.gather(flat, grads)
   clear_grads(self)
   return loss, flat

@@ -83,6 +83,17 @@ local cases = {
   { "expanded clone", function(e) return e:clone() end, function(a) return a:expand(2, N, N) end },
   { "slice clone", function(v) return v:clone() end, function(a) return a[{ {}, { 2, -1 } }] end },
   { "slice assign", function(a, b) a[{ {}, { 1, N } }] = b:sin() return a end },
+  -- the optimizer's buffers are made at construction, the step then checks every parameter
+  { "adam step", function(w, g)
+      local l = { W = w, dW = g, parameters = function() return { "W" } end, forward = function() end }
+      tycho.optim.Adam(l):step()
+      return w
+    end },
+  { "lbfgs step", function(w, g)
+      local l = { W = w, parameters = function() return { "W" } end, forward = function() end }
+      tycho.optim.LBFGS(l, { max_iter = 2 }):step(function() l.dW = g return 1 end)
+      return w
+    end },
 }
 
 local pending -- the operands the next finalizer closes

@@ -169,24 +169,25 @@ static int l_axpy(lua_State *L)
 
 /* The tensors of the list at index i, checked (alive; writable if written), and the sum of
    their sizes: the flat vector at index f must be contiguous with that many elements. */
-static ty_tensor *list_tensor(lua_State *L, int list, lua_Integer k)
+static ty_tensor *list_tensor(lua_State *L, int list, lua_Integer k, const char *what)
 {
     lua_rawgeti(L, list, k);
     ty_tensor *t = lt_test(L, -1);
     lua_pop(L, 1); /* the list keeps it alive */
-    if (!t) luaL_error(L, "_optim: element %I of the list is not a tensor", k);
-    if (!t->data) luaL_error(L, "_optim: element %I of the list was closed", k);
+    if (!t) luaL_error(L, "%s %I is not a tensor", what, k);
+    if (!t->data) luaL_error(L, "%s %I was closed during the call", what, k);
     return t;
 }
 
-static double *flat_for(lua_State *L, int list, int f, int written, const char *fname)
+static double *flat_for(lua_State *L, int list, int f, int written, const char *fname,
+                        const char *what)
 {
     luaL_checktype(L, list, LUA_TTABLE);
     ty_tensor *flat = lt_check(L, f);
     lua_Integer n = (lua_Integer)lua_rawlen(L, list);
     int64_t total = 0;
     for (lua_Integer k = 1; k <= n; k++) {
-        ty_tensor *t = list_tensor(L, list, k);
+        ty_tensor *t = list_tensor(L, list, k, what);
         if (written) lt_check_writable(L, t, fname);
         total += ty_numel(t);
     }
@@ -200,10 +201,10 @@ static double *flat_for(lua_State *L, int list, int f, int written, const char *
 static int l_gather(lua_State *L)
 {
     lt_check_nargs(L, 2, "_optim.gather");
-    double *flat = flat_for(L, 2, 1, 0, "_optim.gather");
+    double *flat = flat_for(L, 2, 1, 0, "_optim.gather", "LBFGS.step: gradient");
     lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
     for (lua_Integer k = 1; k <= n; k++) {
-        ty_tensor *t = list_tensor(L, 2, k);
+        ty_tensor *t = list_tensor(L, 2, k, "LBFGS.step: gradient");
         ty_optim_gather(flat, t);
         flat += ty_numel(t);
     }
@@ -214,10 +215,10 @@ static int l_gather(lua_State *L)
 static int l_scatter(lua_State *L)
 {
     lt_check_nargs(L, 2, "_optim.scatter");
-    const double *flat = flat_for(L, 1, 2, 1, "_optim.scatter");
+    const double *flat = flat_for(L, 1, 2, 1, "_optim.scatter", "LBFGS.step: parameter");
     lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
     for (lua_Integer k = 1; k <= n; k++) {
-        ty_tensor *t = list_tensor(L, 1, k);
+        ty_tensor *t = list_tensor(L, 1, k, "LBFGS.step: parameter");
         ty_optim_scatter(t, flat);
         flat += ty_numel(t);
     }
@@ -229,10 +230,10 @@ static int l_add_flat(lua_State *L)
 {
     lt_check_nargs(L, 3, "_optim.add_flat");
     double alpha = luaL_checknumber(L, 2);
-    const double *flat = flat_for(L, 1, 3, 1, "_optim.add_flat");
+    const double *flat = flat_for(L, 1, 3, 1, "_optim.add_flat", "LBFGS.step: parameter");
     lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
     for (lua_Integer k = 1; k <= n; k++) {
-        ty_tensor *t = list_tensor(L, 1, k);
+        ty_tensor *t = list_tensor(L, 1, k, "LBFGS.step: parameter");
         ty_optim_add_flat(t, alpha, flat);
         flat += ty_numel(t);
     }
@@ -250,13 +251,15 @@ static int l_copy_all(lua_State *L)
     if ((lua_Integer)lua_rawlen(L, 2) != n)
         return luaL_error(L, "_optim.copy_all: the lists differ in length");
     for (lua_Integer k = 1; k <= n; k++) {
-        ty_tensor *d = list_tensor(L, 1, k), *s = list_tensor(L, 2, k);
+        ty_tensor *d = list_tensor(L, 1, k, "load_state: buffer");
+        ty_tensor *s = list_tensor(L, 2, k, "load_state: entry");
         if (!ty_is_contiguous(d) || ty_numel(d) != ty_numel(s))
             return luaL_error(L, "_optim.copy_all: element %I: %I elements into %I", k,
                               (lua_Integer)ty_numel(s), (lua_Integer)ty_numel(d));
     }
     for (lua_Integer k = 1; k <= n; k++) {
-        ty_tensor *d = list_tensor(L, 1, k), *s = list_tensor(L, 2, k);
+        ty_tensor *d = list_tensor(L, 1, k, "load_state: buffer");
+        ty_tensor *s = list_tensor(L, 2, k, "load_state: entry");
         ty_optim_gather(d->data, s);
     }
     return 0;
