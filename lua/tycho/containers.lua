@@ -21,6 +21,14 @@ local function at_most(fname, n, ...)
 end
 containers.at_most = at_most
 
+-- Raises err again from the caller's caller (level as error's, from the function that calls
+-- this): a message gets that position; Lua's memory error stays exactly what it is.
+local function rethrow(err, level)
+  if type(err) ~= "string" or err == "not enough memory" then error(err, 0) end
+  error(err, level + 1)
+end
+containers.rethrow = rethrow
+
 -- A C layer's field, or nil if it has none: a C layer raises for a field it does not have.
 local function raw_index(obj, key) return obj[key] end
 local function field(obj, key)
@@ -128,7 +136,7 @@ end
 function nn.named_parameters(model, ...)
   at_most("named_parameters", 1, model, ...)
   local ok, list = pcall(containers.parameter_list, model, "named_parameters")
-  if not ok then error(list, 2) end
+  if not ok then rethrow(list, 2) end
   local i = 0
   return function()
     i = i + 1
@@ -223,13 +231,13 @@ SEQ.__newindex = function(self, key, value)
   if math.type(key) == "integer" and key >= 1 and key <= #layers then
     check_element(value, key, "Sequential")
     local ok, err = pcall(containers.parameter_list, value, "Sequential")
-    if not ok then error(err, 2) end
+    if not ok then rethrow(err, 2) end
     local old = layers[key]
     layers[key] = value
     ok, err = pcall(containers.parameter_list, self, "Sequential")
     if not ok then
       layers[key] = old
-      error(err, 2)
+      rethrow(err, 2)
     end
     return
   end
@@ -265,7 +273,7 @@ function nn.Sequential(list, ...)
   end
   local self = setmetatable({ [LAYERS] = layers, [TRAINING] = true }, SEQ)
   local ok, err = pcall(containers.parameter_list, self, "Sequential")
-  if not ok then error(err, 2) end
+  if not ok then rethrow(err, 2) end
   return self
 end
 
@@ -288,7 +296,7 @@ function nn.clip_grad_norm(model, max_norm, norm_type, ...)
     error(("%s: norm_type must be a number > 0 or math.huge (got %s)"):format(fname, tostring(norm_type)), 2)
   end
   local ok, list = pcall(containers.parameter_list, model, fname)
-  if not ok then error(list, 2) end
+  if not ok then rethrow(list, 2) end
   local grads, seen = {}, {}
   for _, e in ipairs(list) do
     local dname = "d" .. e.name

@@ -9,6 +9,7 @@ local nn = tycho.nn
 local K = nn._optim                -- the kernels (lua_optim.c), internal
 local C = tycho.containers
 local at_most = C.at_most
+local rethrow = C.rethrow
 
 local optim = {}
 
@@ -104,10 +105,10 @@ local function new(def, model, opts, ...)
   local fname = def.name
   at_most(fname, 2, model, opts, ...)
   local ok, o = pcall(read_options, def, opts, fname)
-  if not ok then error(o, 3) end
+  if not ok then rethrow(o, 3) end
   local list
   ok, list = pcall(C.parameter_list, model, fname)
-  if not ok then error(list, 3) end
+  if not ok then rethrow(list, 3) end
   if #list == 0 then error(fname .. ": the model has no parameters", 3) end
   local seen = {}
   for _, e in ipairs(list) do
@@ -169,7 +170,7 @@ function Optimizer.step(self, closure, ...)
     loss = closure()
   end
   local ok, grads = pcall(read_grads, self, fname)
-  if not ok then error(grads, 2) end
+  if not ok then rethrow(grads, 2) end
   def.update(self, self._params, grads, self._o)
   clear_grads(self)
   return loss
@@ -279,7 +280,7 @@ function Optimizer.load_state(self, st, ...)
   end
   if def.load_state then
     local ok, err = pcall(def.load_state, self, st, fname)
-    if not ok then error(err, 2) end
+    if not ok then rethrow(err, 2) end
     return
   end
   local expected, dsts, srcs = { step = "counter", lr = "counter" }, {}, {}
@@ -292,11 +293,11 @@ function Optimizer.load_state(self, st, ...)
     end
   end
   local ok, err = pcall(check_state, st, expected, fname)
-  if not ok then error(err, 2) end
+  if not ok then rethrow(err, 2) end
   local step, lr = counter_value(st.step), counter_value(st.lr)
   ok, err = pcall(check_count, step, "step", fname)
   if ok then ok, err = pcall(check_lr, lr, fname) end
-  if not ok then error(err, 2) end
+  if not ok then rethrow(err, 2) end
   K.copy_all(dsts, srcs) -- checks all, then copies all
   self._step = math.tointeger(step)
   self._o.lr = lr
@@ -349,6 +350,7 @@ local function make_buffers(self, names, fill)
   for _, e in ipairs(self._params) do
     for _, b in ipairs(names) do
       local ok, t = pcall(tycho.zeros_like, e.param)
+      if not ok and not tostring(t):find("closed", 1, true) then error(t, 0) end -- out of memory
       if not ok then -- a finalizer run by an allocation closed it
         error(("%s: parameter %s: %s"):format(self._def.name, e.path, (tostring(t):gsub("^.-%((.*)%)$", "%1"))), 0)
       end
