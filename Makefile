@@ -3,7 +3,7 @@
 CC       ?= gcc
 PREFIX   ?= /usr/local
 BUILD    ?= build
-DEBIAN_PACKAGES = liblua5.4-dev lua5.4 lua-unit libopenblas-dev libreadline-dev pkg-config luarocks
+DEBIAN_PACKAGES = liblua5.4-dev lua5.4 lua-unit libopenblas-dev libreadline-dev pkg-config luarocks gnuplot-nox
 
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2

@@ -331,6 +331,53 @@ function test_tanh_layer()
   end)
 end
 
+-- ---- the feed-forward layers and the losses ----------------------------------------------
+
+function test_affine_layer()
+  tycho.random.seed(2)
+  local x3 = tycho.rand(3, 4, 5):transpose(1, 2) -- not a view as rows: forward copies it
+  fail_each_allocation(function()
+    tycho.random.seed(2)
+    local l = nn.AffineLayer(5, 6)
+    local y = l:forward(x3)
+    return y, l:backward(y)
+  end)
+end
+
+function test_activation_and_dropout_layers()
+  local x = inputs()
+  for _, new in ipairs { nn.ReLU, nn.Sigmoid, nn.Softmax, function() return nn.Dropout(0.3) end } do
+    local layer = new()
+    fail_each_allocation(function()
+      tycho.random.seed(4)
+      local y = layer:forward(x)
+      return y, layer:backward(y.T:contiguous().T)
+    end)
+  end
+end
+
+function test_embedding_layer()
+  local ids = tycho.tensor { { 1, 3, 3 }, { 2, 1, 4 } }
+  fail_each_allocation(function()
+    tycho.random.seed(5)
+    local e = nn.Embedding(4, 3)
+    local y = e:forward(ids)
+    e:backward(y)
+    return y, e.dW
+  end)
+end
+
+function test_losses()
+  tycho.random.seed(3)
+  local s = tycho.randn(4, 5)
+  local y = tycho.ones(5)
+  fail_each_allocation(function()
+    local l1, d1 = nn.softmax_loss(s.T, y)
+    local l2, d2 = nn.mse_loss(s.T, s.T:contiguous())
+    return l1, d1, l2, d2
+  end)
+end
+
 -- ---- containers and optimizers -----------------------------------------------------------
 -- (named test_zz_ to run last: the strings they intern grow Lua's string table, which would
 -- move the memory figures of the sweeps after them by its resizing)

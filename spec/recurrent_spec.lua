@@ -451,8 +451,8 @@ end
 
 function TestErrors:test_unknown_fields_list_the_layers_fields()
   local l, g = nn.LSTMLayer(3, 4), nn.GRULayer(3, 4)
-  assert_error(function() l.b_ih = tycho.zeros(16) end, "LSTMLayer: no field b_ih to assign (its fields: W_ih, W_hh, b, dprev_H, dprev_C, dW_ih, dW_hh, db, dx, dh0, dc0, h_n, c_n, in_size, out_size, path)")
-  assert_error(function() return g.b end, "GRULayer: no field b to read (its fields: W_ih, W_hh, b_ih, b_hh, dprev_H, dW_ih, dW_hh, db_ih, db_hh, dx, dh0, h_n, in_size, out_size, path)")
+  assert_error(function() l.b_ih = tycho.zeros(16) end, "LSTMLayer: no field b_ih to assign (its fields: W_ih, W_hh, b, dprev_H, dprev_C, dW_ih, dW_hh, db, dx, dh0, dc0, h_n, c_n, in_size, out_size, path, training)")
+  assert_error(function() return g.b end, "GRULayer: no field b to read (its fields: W_ih, W_hh, b_ih, b_hh, dprev_H, dW_ih, dW_hh, db_ih, db_hh, dx, dh0, h_n, in_size, out_size, path, training)")
   assert_error(function() return g.c_n end, "GRULayer: no field c_n to read")
   assert_error(function() l.parameters = 1 end, "LSTMLayer: parameters is a method and cannot be assigned")
 end

@@ -268,7 +268,7 @@ end
 -- (before: rnn.Wx = t was stored, and a misspelled weight never took part).
 function TestSemantics:test_unknown_fields_are_errors_listing_the_fields()
   local rnn = nn.RNNLayer(2, 2)
-  local fields = "(its fields: W_ih, W_hh, b, dprev_H, dW_ih, dW_hh, db, dx, dh0, h_n, in_size, out_size, path)"
+  local fields = "(its fields: W_ih, W_hh, b, dprev_H, dW_ih, dW_hh, db, dx, dh0, h_n, in_size, out_size, path, training)"
   assert_error(function() rnn.Wx = tycho.zeros(2, 2) end, "RNNLayer: no field Wx to assign " .. fields)
   assert_error(function() return rnn.Wx end, "RNNLayer: no field Wx to read " .. fields)
   assert_error(function() rnn[1] = 5 end, "RNNLayer: no field 1 to assign")

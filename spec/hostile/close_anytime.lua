@@ -68,6 +68,16 @@ local ops = {
   function(a) return tycho.stack({ a, a }, 3) end,
   function(a) return a:unsqueeze(1):expand(2, a:size(1), a:size(2)):clone() end,
   function(a) return a:permute(2, 1):flatten() end,
+  function(a)
+    local l = tycho.nn.AffineLayer(a:size(2), 3)
+    l.W, l.b = tycho.ones(a:size(2), 3), tycho.zeros(3)
+    l:forward(a)
+    return l:backward(tycho.ones(a:size(1), 3))
+  end,
+  function(a) local l = tycho.nn.Softmax() l:forward(a) return l:backward(a) end,
+  function(a) return select(2, tycho.nn.softmax_loss(a, tycho.ones(a:size(1)))) end,
+  function(a) return select(2, tycho.nn.mse_loss(a, a * 2)) end,
+  function(a) local e = tycho.nn.Embedding(5, 2) e.W = tycho.ones(5, 2) return e:forward((a * 4):floor() + 1) end,
 }
 
 local function arm()

@@ -83,6 +83,38 @@ local cases = {
   { "expanded clone", function(e) return e:clone() end, function(a) return a:expand(2, N, N) end },
   { "slice clone", function(v) return v:clone() end, function(a) return a[{ {}, { 2, -1 } }] end },
   { "slice assign", function(a, b) a[{ {}, { 1, N } }] = b:sin() return a end },
+  { "affine layer", function(a) return nn.AffineLayer(N, N):forward(a) end },
+  { "affine layer of a copy", function(a) return nn.AffineLayer(N, N):forward(a) end,
+    function(a) return a:view(N / 2, 2, N):transpose(1, 2) end },
+  { "affine layer backward", function(x, dout)
+      local l = nn.AffineLayer(N, N)
+      l:forward(x)
+      return l:backward(dout)
+    end },
+  { "relu layer", function(a) return nn.ReLU():forward(a) end },
+  { "sigmoid layer backward", function(a, b)
+      local l = nn.Sigmoid()
+      l:forward(a)
+      return l:backward(b)
+    end },
+  { "softmax layer backward of a view", function(a, b)
+      local l = nn.Softmax()
+      l:forward(a)
+      return l:backward(b)
+    end, function(a, b) return a, b.T end },
+  { "dropout layer", function(a) return nn.Dropout(0.5):forward(a) end },
+  { "embedding layer", function(ids) return nn.Embedding(N, 2):forward(ids) end,
+    function(a) return (a * (N - 1)):floor() + 1 end },
+  { "embedding layer backward", function(ids, dout)
+      local e = nn.Embedding(N, 2)
+      e:forward(ids)
+      return e:backward(dout)
+    end, function(a) return (a * (N - 1)):floor() + 1, tycho.rand(N, N, 2) end },
+  { "softmax_loss", function(s, y) return select(2, nn.softmax_loss(s, y)) end,
+    function(a, b) return a, (b[1] * (N - 1)):floor() + 1 end },
+  { "softmax_loss of views", function(s, y) return select(2, nn.softmax_loss(s, y)) end,
+    function(a, b) return a.T, b.T[1] * 0 + 1 end },
+  { "mse_loss", function(p, t) return select(2, nn.mse_loss(p, t)) end },
   -- the optimizer's buffers are made at construction, the step then checks every parameter
   { "adam step", function(w, g)
       local l = { W = w, dW = g, parameters = function() return { "W" } end, forward = function() end }

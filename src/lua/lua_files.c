@@ -1,4 +1,6 @@
-/* lua_files.c: file access, one capability: tycho.load, tycho.save and t:save over io/npy.c.
+/* lua_files.c: file access, one capability: tycho.load, tycho.save and t:save over io/npy.c,
+   and for the Lua parts of the library (lua/tycho/: progress bars, plots) isatty and the flag
+   `files` in their table of internals.
    A host that runs untrusted scripts denies it before opening the module (lt_deny_files);
    every function listed here then raises "... disabled in the sandbox", so one added later
    fails closed too. */
@@ -6,6 +8,7 @@
 
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/npy.h"
 
@@ -83,6 +86,14 @@ static int m_save(lua_State *L)
     return save(L, 2, 1, "t:save(path)");
 }
 
+/* isatty(file): whether the Lua file handle (io.stdout, ...) is a terminal. */
+static int l_isatty(lua_State *L)
+{
+    luaL_Stream *s = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    lua_pushboolean(L, s->closef && s->f && isatty(fileno(s->f)));
+    return 1;
+}
+
 /* Stands for a file function where the capability is denied; upvalue 1 is its name. */
 static int denied(lua_State *L)
 {
@@ -105,12 +116,16 @@ static void install(lua_State *L, int table, const luaL_Reg *fns, int granted)
     }
 }
 
-void lt_open_files(lua_State *L)
+void lt_open_files(lua_State *L, int internal)
 {
     int module = lua_gettop(L);
     int granted = lua_rawgetp(L, LUA_REGISTRYINDEX, &denied_key) == LUA_TNIL;
     lua_pop(L, 1);
     install(L, module, file_functions, granted);
+    static const luaL_Reg internal_functions[] = { { "isatty", l_isatty }, { NULL, NULL } };
+    install(L, internal, internal_functions, granted);
+    lua_pushboolean(L, granted);
+    lua_setfield(L, internal, "files");
     lt_push_tensor_methods(L);
     install(L, lua_gettop(L), file_methods, granted);
     lua_pop(L, 1);

@@ -196,14 +196,14 @@ static const char *field_list(lua_State *L, const lt_layer_desc *d)
 {
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    const char *const *lists[3] = { d->params, d->grads, d->fields };
+    static const char *const common[] = { "training", NULL };
+    const char *const *lists[4] = { d->params, d->grads, d->fields, common };
     int n = 0;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         for (int j = 0; lists[i] && lists[i][j]; j++) {
             if (n++) luaL_addstring(&b, ", ");
             luaL_addstring(&b, lists[i][j]);
         }
-    if (!n) luaL_addstring(&b, "none");
     luaL_pushresult(&b);
     return lua_tostring(L, -1);
 }
@@ -229,6 +229,10 @@ static int layer_index(lua_State *L)
         }
         const char *k = lua_tostring(L, 2);
         if (is_computed(l->desc, k) && l->desc->field(L, l, k)) return 1;
+        if (strcmp(k, "training") == 0) {
+            lua_pushboolean(L, !l->evaluating);
+            return 1;
+        }
     }
     return no_field(L, l, "read");
 }
@@ -264,6 +268,8 @@ static int layer_newindex(lua_State *L)
             if (l->desc->set_field && l->desc->set_field(L, l, k)) return 0;
             return luaL_error(L, "%s: %s cannot be assigned (it follows the weights)", name, k);
         }
+        if (strcmp(k, "training") == 0)
+            return luaL_error(L, "%s: training cannot be assigned (call train() or evaluate())", name);
     }
     return no_field(L, l, "assign");
 }
@@ -298,6 +304,19 @@ static int layer_reset(lua_State *L)
     return 0;
 }
 
+/* layer:train() and layer:evaluate(): the mode (Dropout differs between them); each returns
+   the layer, as PyTorch's train() and eval(). */
+static int set_mode(lua_State *L, int evaluating, const char *fname)
+{
+    lt_layer *l = lt_layer_self(L);
+    lt_layer_max_args(L, 0, fname);
+    l->evaluating = evaluating;
+    lua_settop(L, 1);
+    return 1;
+}
+static int layer_train(lua_State *L) { return set_mode(L, 0, "train"); }
+static int layer_evaluate(lua_State *L) { return set_mode(L, 1, "evaluate"); }
+
 static int layer_tostring(lua_State *L)
 {
     lt_layer *l = check_layer(L);
@@ -327,6 +346,12 @@ void lt_layer_register(lua_State *L, const lt_layer_desc *d, int nn)
         lt_push_tensor_metatables(L);
         lua_pushvalue(L, mt);
         luaL_setfuncs(L, d->methods, 3);
+        static const luaL_Reg modes[] = {
+            { "train", layer_train }, { "evaluate", layer_evaluate }, { NULL, NULL }
+        };
+        lt_push_tensor_metatables(L);
+        lua_pushvalue(L, mt);
+        luaL_setfuncs(L, modes, 3);
         if (d->params) {
             static const luaL_Reg common[] = {
                 { "parameters", layer_parameters }, { "reset", layer_reset }, { NULL, NULL }

@@ -9,7 +9,8 @@
 
 /* The C struct of every layer starts with this. Every layer has the methods of its
    descriptor and, if it has parameters, parameters() (their names, in order) and
-   reset([stdv]) (each redrawn as uniform(-stdv, stdv) in that order). A field that is not
+   reset([stdv]) (each redrawn as uniform(-stdv, stdv) in that order); every layer has
+   train() and evaluate() (which return the layer) and the field `training`. A field that is not
    the layer's is an error naming the fields it has, to read and to assign. */
 typedef struct lt_layer {
     const struct lt_layer_desc *desc;
@@ -21,6 +22,8 @@ typedef struct lt_layer {
     unsigned assigned;                  /* parameter assignments so far: a method that saw
                                            the same count after an allocation holds the same
                                            parameter objects (addresses can be reused) */
+    int evaluating;                     /* evaluate() was called last (train() clears it):
+                                           the mode of layers that differ (Dropout) */
 } lt_layer;
 
 typedef struct lt_layer_desc {
@@ -93,5 +96,10 @@ void lt_layer_still_like(lua_State *L, int n, ty_tensor *const *out, const ty_te
 
 /* Puts RNNLayer, LSTMLayer and GRULayer into the table at index nn (lua_recurrent.c). */
 void lt_register_recurrent(lua_State *L, int nn);
+/* Puts AffineLayer (and Linear), ReLU, Sigmoid, Tanh, Softmax, Dropout and Embedding there
+   (lua_layers.c). */
+void lt_register_layers(lua_State *L, int nn);
+/* Puts softmax_loss and mse_loss there (lua_losses.c). */
+void lt_register_losses(lua_State *L, int nn);
 
 #endif

@@ -57,7 +57,11 @@ int luaopen_tycho(lua_State *L)
     int mod = lua_gettop(L);
     lt_open_tensor(L);
     lt_open_random(L);
-    lt_open_files(L);
+    lua_newtable(L); /* the internals: the third argument of every Lua part, never a script's */
+    int internal = lua_gettop(L);
+    lua_pushvalue(L, mod);
+    lt_open_files(L, internal);
+    lua_settop(L, internal);
     lua_pushliteral(L, TY_VERSION);
     lua_setfield(L, mod, "version");
     lua_pushcfunction(L, l_blas);
@@ -82,7 +86,8 @@ int luaopen_tycho(lua_State *L)
             return lua_error(L);
         lua_pushstring(L, name);
         lua_pushvalue(L, mod);
-        lua_call(L, 2, 1);
+        lua_pushvalue(L, internal);
+        lua_call(L, 3, 1);
         set_submodule(L, mod, name);
     }
     lua_settop(L, mod);

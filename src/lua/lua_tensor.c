@@ -105,6 +105,7 @@ typedef struct tally {
     int64_t live;
     int64_t after_full;
     int64_t since_step;       /* bytes asked for since the last step */
+    int64_t small_since;      /* bytes of small tensors asked for since the last small step */
     int64_t full_collections; /* run by collect_all */
     int     closing;          /* lt_closing: the state is being closed */
 } tally;
@@ -125,6 +126,7 @@ static void open_tally(lua_State *L)
     t->live = 0;
     t->after_full = 0;
     t->since_step = 0;
+    t->small_since = 0;
     t->full_collections = 0;
     t->closing = 0;
     lua_rawsetp(L, LUA_REGISTRYINDEX, &tally_key);
@@ -197,6 +199,12 @@ ty_tensor *lt_push_empty(lua_State *L)
    default pause for its own heap), and by FULL_MIN_BYTES at least. */
 #define FULL_MIN_BYTES ((int64_t)32 << 20)
 #define STEP_KB 256
+/* Tensors under 64 KB are paced by the Lua heap their userdata grow, which a generational
+   collector watches relative to the heap it keeps: as the library's Lua parts grew, 8 KB
+   temporaries in a loop came to hold 19 MB before a collection (spec/gc_spec.lua). Their
+   bytes count too: one step of the collector per SMALL_STEP_BYTES of them (a step for every
+   512 temporaries of 8 KB costs nothing measurable). */
+#define SMALL_STEP_BYTES ((int64_t)4 << 20)
 
 static void gc_pressure(lua_State *L, tally *t, int64_t elements)
 {
@@ -204,6 +212,9 @@ static void gc_pressure(lua_State *L, tally *t, int64_t elements)
     if (t && kb >= 64) {
         t->since_step += elements * 8;
         kb = t->since_step >> 10;
+    } else if (t && (t->small_since += elements * 8) >= SMALL_STEP_BYTES) {
+        t->small_since = 0;
+        lua_gc(L, LUA_GCSTEP, 0);
     }
     if (kb >= STEP_KB) {
         lua_gc(L, LUA_GCSTEP, (int)(kb > (1 << 30) ? (1 << 30) : kb));

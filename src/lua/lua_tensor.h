@@ -112,7 +112,9 @@ void lt_check_writable(lua_State *L, const ty_tensor *t, const char *fname);
 /* Puts each function of the list (ending with a NULL name) where it goes. */
 void lt_register_fns(lua_State *L, int mt, int methods, int module, const lt_fn *fns);
 void lt_open_random(lua_State *L);   /* tycho.random, tycho.rand, tycho.randn */
-void lt_open_files(lua_State *L);    /* tycho.load, tycho.save, t:save: file access */
+/* tycho.load, tycho.save, t:save: file access; isatty and files into the table at internal
+   (what the Lua parts of the library get, not scripts). */
+void lt_open_files(lua_State *L, int internal);
 /* Denies file access to scripts of this state: call before opening the module (the sandbox
    does); the file functions then only say that they are disabled. */
 void lt_deny_files(lua_State *L);
