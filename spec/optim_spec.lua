@@ -99,6 +99,36 @@ for _, c in ipairs(CONFIGS) do
   end
 end
 
+-- The same with the C layer and loss: nn.AffineLayer and nn.mse_loss.
+for _, c in ipairs(CONFIGS) do
+  TestTrajectories["test_c_affine_layer_" .. c.name] = function()
+    local tol = c.optimizer == "LBFGS" and 1e-8 or 1e-10
+    local losses = load(c.folder .. c.name .. "_loss")
+    local Ws, bs = load(c.folder .. c.name .. "_W"), load(c.folder .. c.name .. "_b")
+    local layer = nn.AffineLayer(4, 3)
+    layer.W, layer.b = load("W0"), load("b0")
+    local model = nn.Sequential { layer }
+    local opt = optim[c.optimizer](model, c.options)
+    local function closure()
+      local loss, dy = nn.mse_loss(model:forward(x), target)
+      model:backward(dy)
+      return loss
+    end
+    for s = 1, losses:size(1) do
+      local loss
+      if c.optimizer == "LBFGS" then
+        loss = opt:step(closure)
+      else
+        loss = closure()
+        opt:step()
+      end
+      assert_close(loss, losses[s], tol, c.name .. " loss " .. s)
+      assert_close(layer.W, Ws[s], tol, c.name .. " W after step " .. s)
+      assert_close(layer.b, bs[s], tol, c.name .. " b after step " .. s)
+    end
+  end
+end
+
 -- A Sequential of two Lua affine layers, trained by Adam (make_extra.py).
 function TestTrajectories.test_sequential_of_two_affine_layers_by_adam()
   local E = "extra/seq_"
@@ -348,6 +378,22 @@ function TestContainers.test_train_and_evaluate_reach_every_layer_that_has_them(
   model:train()
   lu.assertTrue(inner.training)
   lu.assertEquals(modes, { "a evaluate", "c evaluate", "b evaluate", "a train", "c train", "b train" })
+end
+
+-- C layers' modes: a Dropout in a Sequential drops in training and is the identity after
+-- evaluate().
+function TestContainers.test_train_and_evaluate_reach_c_layers()
+  local drop = nn.Dropout(0.5)
+  local model = nn.Sequential { nn.AffineLayer(4, 3), nn.Sequential { drop } }
+  local h = tycho.ones(8, 4)
+  model:evaluate()
+  local y = model:forward(h)
+  lu.assertTrue(y:equal(model[1]:forward(h)))
+  model:train()
+  tycho.random.seed(1)
+  local dropped = model:forward(h)
+  lu.assertFalse(dropped:equal(y))
+  lu.assertTrue(model.training)
 end
 
 function TestContainers.test_sequential_errors()
