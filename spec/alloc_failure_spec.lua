@@ -141,6 +141,50 @@ function test_random()
     return tycho.randn(3, 2), tycho.rand(4)
   end)
 end
+function test_random_integers_choices_and_shuffles()
+  fail_each_allocation(function()
+    tycho.random.seed(3)
+    local R = tycho.random
+    return R.randint(0, 10, 3, 2), R.uniform(-1, 1, { 4 }), R.normal(1, 2, 3),
+      R.permutation(6), R.choice(5, { 2, 2 }, { p = { 0.1, 0.2, 0.3, 0.25, 0.15 } })
+  end)
+  fail_each_allocation(function()
+    tycho.random.seed(4)
+    local R = tycho.random
+    local t = tycho.arange(12):reshape(4, 3)
+    R.shuffle(t)
+    return t, R.choice(6, 3, { replace = false }), R.choice(5, 3, { replace = false, p = tycho.ones(5) / 5 }),
+      R.choice(4, nil, { p = { 0.25, 0.25, 0.25, 0.25 } }), R.choice(7, 4)
+  end)
+end
+-- A random function whose allocation is refused has drawn nothing yet: it allocates first.
+function test_random_refused_allocation_draws_nothing()
+  local R = tycho.random
+  R.seed(9)
+  local want = R.rand(3)
+  local p = { 0.1, 0.2, 0.3, 0.25, 0.15 }
+  local calls = {
+    function() return R.randint(0, 10, 5) end, function() return R.uniform(0, 1, 5) end,
+    function() return R.normal(0, 1, 5) end, function() return R.permutation(5) end,
+    function() return R.choice(5, 3) end, function() return R.choice(5, 3, { replace = false }) end,
+    function() return R.choice(5, 3, { p = p }) end,
+    function() return R.choice(5, 3, { replace = false, p = p }) end,
+  }
+  for i, f in ipairs(calls) do
+    local refused = 0
+    for n = 1, 6 do
+      R.seed(9)
+      E.fail_allocation(n)
+      local ok = pcall(f)
+      if E.fail_allocation(0) then
+        lu.assertFalse(ok)
+        refused = refused + 1
+        lu.assertEquals(R.rand(3), want, ("call %d, allocation %d"):format(i, n))
+      end
+    end
+    lu.assertTrue(refused > 0, "call " .. i)
+  end
+end
 function test_tensor_from_nested_tables()
   fail_each_allocation(function() return tycho.tensor{ { 1, 2, 3 }, { 4, 5, 6 } } end)
 end

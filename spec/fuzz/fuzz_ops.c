@@ -79,6 +79,10 @@ static const char *const OPS[] = {
     "%t = %t:cumprod()", "%t = %t:sort(%i, true)", "%t = %t:argsort(%i)", "%t = %t:softmax(%i)",
     "%t = %t:log_softmax()", "%t = %t:sum(%i, true)", "local _ = tostring(%t:shape())",
     "local _ = %t == %t", "%t = tycho.full(%i, %i, %f)",
+    "%t = tycho.random.randint(%i, %i, {%s})", "tycho.random.shuffle(%t)",
+    "%t = tycho.random.choice(%i, %i, {p = %t, replace = false})",
+    "%t = tycho.random.choice(%i, {%s})", "%t = tycho.random.permutation(%i)",
+    "%t = tycho.random.normal(%f, %f, {%s})", "%t = tycho.random.uniform(%f, %f, {%s})",
 };
 enum { NOPS = sizeof OPS / sizeof OPS[0], NVARS = 8 };
 

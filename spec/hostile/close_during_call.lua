@@ -126,6 +126,18 @@ local cases = {
       tycho.optim.LBFGS(l, { max_iter = 2 }):step(function() l.dW = g return 1 end)
       return w
     end },
+  { "choice p", function(p) return tycho.random.choice(N * N, 10, { p = p }) end,
+    function(a) return (a / a:sum()):view(-1) end },
+  { "choice p without replacement", function(p)
+      return tycho.random.choice(N * N, 10, { p = p, replace = false })
+    end, function(a) return (a / a:sum()).T:reshape(N * N) end },
+  -- shuffle allocates nothing, so no finalizer runs inside it: the tensor is closed by
+  -- the allocation just before the call, which shuffle must then refuse
+  { "shuffle after an allocation", function(a)
+      local _ = tycho.zeros(N, N)
+      tycho.random.shuffle(a)
+      return a
+    end },
 }
 
 local pending -- the operands the next finalizer closes
