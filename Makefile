@@ -68,6 +68,9 @@ $(BUILD)/obj/%.o: src/%.c Makefile | deps
 
 # random.c reproduces NumPy's floating-point operations bit for bit: no fused multiply-add.
 $(BUILD)/obj/core/random.o: ALL_CFLAGS += -ffp-contract=off
+# The optimizers' kernels take square roots of sums that errno never concerns: without the
+# errno branch they vectorize (a `#pragma GCC optimize` does not reach the target clones).
+$(BUILD)/obj/nn/optim.o: ALL_CFLAGS += -fno-math-errno
 
 # The Lua parts of the library are compiled into every artifact as byte arrays.
 $(BUILD)/gen/lua_modules.c: $(LUA_FILES) Makefile | deps

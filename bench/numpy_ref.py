@@ -261,6 +261,38 @@ def save_case():
     return lambda: np.save(path, a)
 
 
+def optim_sgd_case(lr, momentum):
+    """PyTorch's SGD step with momentum as in-place NumPy operations on 1e6 elements"""
+    rng = np.random.RandomState(0)
+    p, g = rng.randn(10**6), rng.randn(10**6)
+    buf = g.copy()
+
+    def run():
+        np.multiply(buf, momentum, out=buf)
+        np.add(buf, g, out=buf)
+        np.subtract(p, lr * buf, out=p)
+    return run
+
+
+def optim_adam_case(lr, beta1, beta2, eps):
+    """PyTorch's Adam step as in-place NumPy operations on 1e6 elements"""
+    rng = np.random.RandomState(0)
+    p, g = rng.randn(10**6), rng.randn(10**6)
+    m, v = np.zeros(10**6), np.zeros(10**6)
+    step = [0]
+
+    def run():
+        step[0] += 1
+        np.multiply(m, beta1, out=m)
+        np.add(m, (1 - beta1) * g, out=m)
+        np.multiply(v, beta2, out=v)
+        np.add(v, (1 - beta2) * g * g, out=v)
+        denom = np.sqrt(v) / np.sqrt(1 - beta2 ** step[0])
+        denom += eps
+        np.subtract(p, (lr / (1 - beta1 ** step[0])) * m / denom, out=p)
+    return run
+
+
 def load_case():
     path = temp_path("load.npy")
     np.save(path, np.random.randn(1000, 1000))
@@ -300,6 +332,8 @@ CASES = [
     ("add_broadcast_1000x1000", lambda: (lambda a, b: (lambda: a + b))(np.random.randn(1000, 1000), np.random.randn(1000))),
     ("npy_save_1e6", save_case),
     ("npy_load_1e6", load_case),
+    ("optim_sgd_momentum_1e6", lambda: optim_sgd_case(1e-3, 0.9)),
+    ("optim_adam_1e6", lambda: optim_adam_case(1e-3, 0.9, 0.999, 1e-8)),
 ]
 
 # Elementwise functions on 1e6 elements drawn uniformly from each one's domain, as bench/run.lua.

@@ -45,6 +45,14 @@ local function gated_case(kind, N, T, D, H, layers)
   end
 end
 
+local function optim_case(name, opts)
+  tycho.random.seed(0)
+  local layer = { W = tycho.randn(1000000), dW = tycho.randn(1000000),
+    parameters = function() return { "W" } end, forward = function() end }
+  local opt = require("tycho.optim")[name](layer, opts)
+  return function() opt:step() end
+end
+
 -- Temporary .npy files of the file cases, removed at the end.
 local temp_files = {}
 local function temp_path()
@@ -173,6 +181,9 @@ local cases = {
       tycho.save(path, tycho.randn(1000, 1000))
       return function() tycho.load(path) end
     end },
+  -- one optimizer step on a parameter of 1e6 elements (its gradient fixed), as opt.step()
+  { "optim_sgd_momentum_1e6", nil, function() return optim_case("SGD", { lr = 1e-3, momentum = 0.9 }) end },
+  { "optim_adam_1e6", nil, function() return optim_case("Adam", { lr = 1e-3 }) end },
 }
 -- the functions' rows go after tanh's
 do

@@ -71,6 +71,15 @@ def step_case():
     return lambda: torch.tanh(x @ W_ih + h @ W_hh + b)
 
 
+def optim_case(Optimizer, **options):
+    """one opt.step() on a parameter of 1e6 elements (its gradient fixed), as bench/run.lua's"""
+    torch.manual_seed(0)
+    p = torch.randn(10**6, requires_grad=True)
+    p.grad = torch.randn(10**6)
+    opt = Optimizer([p], **options)
+    return opt.step
+
+
 def add_case(e):
     """a + b on 10**e elements, as bench/run.lua's add_case"""
     return ("add_1e%d" % e, lambda: (lambda a, b: (lambda: a + b))(torch.randn(10**e), torch.randn(10**e)))
@@ -102,6 +111,8 @@ CASES = [
     ("mask_1000x1000", lambda: (lambda a: (lambda m: (lambda: a[m]))(a > 0))(torch.randn(1000, 1000))),
     ("cat_100x100x100", lambda: (lambda parts: (lambda: torch.cat(parts, 0)))([torch.randn(100, 100) for _ in range(100)])),
     ("add_broadcast_1000x1000", lambda: (lambda a, b: (lambda: a + b))(torch.randn(1000, 1000), torch.randn(1000))),
+    ("optim_sgd_momentum_1e6", lambda: optim_case(torch.optim.SGD, lr=1e-3, momentum=0.9)),
+    ("optim_adam_1e6", lambda: optim_case(torch.optim.Adam, lr=1e-3)),
 ]
 
 # Elementwise functions on 1e6 elements drawn uniformly from each one's domain, as bench/run.lua.

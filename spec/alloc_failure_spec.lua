@@ -449,6 +449,59 @@ function test_losses()
   end)
 end
 
+-- ---- containers and optimizers -----------------------------------------------------------
+-- (named test_zz_ to run last: the strings they intern grow Lua's string table, which would
+-- move the memory figures of the sweeps after them by its resizing)
+
+-- A Lua layer with parameters W (3x4), b (4) and their gradients already set.
+local function lua_affine()
+  tycho.random.seed(5)
+  return { W = tycho.randn(3, 4), b = tycho.randn(4), dW = tycho.randn(3, 4), db = tycho.randn(4),
+    parameters = function() return { "W", "b" } end, forward = function(_, v) return v end }
+end
+
+function test_zz_sequential_and_named_parameters()
+  fail_each_allocation(function()
+    local model = nn.Sequential { lua_affine(), nn.Tanh(), lua_affine() }
+    local paths = {}
+    for path in nn.named_parameters({ model, head = lua_affine() }) do paths[#paths + 1] = path end
+    return table.concat(paths, " "), #model
+  end)
+end
+
+function test_zz_optimizers_made_and_stepped()
+  local optim = require "tycho.optim"
+  for _, c in ipairs { { "SGD", { lr = 0.1, momentum = 0.9 } }, { "Adam", { amsgrad = true } },
+      { "AdamW", {} }, { "RMSprop", { centered = true, momentum = 0.5 } }, { "Adagrad", {} } } do
+    fail_each_allocation(function()
+      local layer = lua_affine()
+      local opt = optim[c[1]](nn.Sequential { layer }, c[2])
+      opt:step()
+      local st = opt:state()
+      opt:load_state(st)
+      return layer.W, layer.b, st["1.W." .. (c[1] == "SGD" and "momentum_buffer" or c[1] == "Adagrad"
+        and "sum" or c[1] == "RMSprop" and "square_avg" or "exp_avg")]
+    end)
+  end
+  fail_each_allocation(function()
+    local layer = lua_affine()
+    local opt = optim.LBFGS(layer, { max_iter = 3, line_search_fn = "strong_wolfe" })
+    local loss = opt:step(function()
+      layer.dW = layer.W * 2
+      layer.db = layer.b * 2
+      return (layer.W * layer.W):sum() + (layer.b * layer.b):sum()
+    end)
+    return loss, layer.W, layer.b
+  end)
+end
+
+function test_zz_clip_grad_norm()
+  fail_each_allocation(function()
+    local layer = lua_affine()
+    return nn.clip_grad_norm({ layer }, 0.5), layer.dW, layer.db
+  end)
+end
+
 -- ---- the engine keeps working ------------------------------------------------------------
 
 function test_engine_works_after_failures()

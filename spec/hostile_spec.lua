@@ -149,7 +149,7 @@ function test_operands_closed_during_the_call()
     n = n + 1
     lu.assertStrMatches(line, ".* closed", nil, nil, line)
   end
-  lu.assertEquals(n, 69)
+  lu.assertEquals(n, 71)
 end
 
 -- Tensors closed at random allocations inside random calls (the collector runs at about

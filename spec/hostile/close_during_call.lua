@@ -115,6 +115,17 @@ local cases = {
   { "softmax_loss of views", function(s, y) return select(2, nn.softmax_loss(s, y)) end,
     function(a, b) return a.T, b.T[1] * 0 + 1 end },
   { "mse_loss", function(p, t) return select(2, nn.mse_loss(p, t)) end },
+  -- the optimizer's buffers are made at construction, the step then checks every parameter
+  { "adam step", function(w, g)
+      local l = { W = w, dW = g, parameters = function() return { "W" } end, forward = function() end }
+      tycho.optim.Adam(l):step()
+      return w
+    end },
+  { "lbfgs step", function(w, g)
+      local l = { W = w, parameters = function() return { "W" } end, forward = function() end }
+      tycho.optim.LBFGS(l, { max_iter = 2 }):step(function() l.dW = g return 1 end)
+      return w
+    end },
   { "choice p", function(p) return tycho.random.choice(N * N, 10, { p = p }) end,
     function(a) return (a / a:sum()):view(-1) end },
   { "choice p without replacement", function(p)

@@ -115,3 +115,9 @@ int luaopen_tycho_nn(lua_State *L)
 {
     return reexport(L, "tycho.nn");
 }
+
+LT_EXPORT int luaopen_tycho_optim(lua_State *L);
+int luaopen_tycho_optim(lua_State *L)
+{
+    return reexport(L, "tycho.optim");
+}

@@ -10,4 +10,5 @@ void lt_open_nn(lua_State *L)
     lt_register_recurrent(L, nn);
     lt_register_layers(L, nn);
     lt_register_losses(L, nn);
+    lt_register_optim(L, nn);
 }

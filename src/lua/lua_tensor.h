@@ -121,6 +121,8 @@ void lt_deny_files(lua_State *L);
 /* Pushes the table of tensor methods (t:name()), for other binding files to add to. */
 void lt_push_tensor_methods(lua_State *L);
 void lt_open_nn(lua_State *L);      /* pushes the tycho.nn table */
+/* Puts tycho.nn._optim (lua_optim.c: the optimizers' kernels, internal) into the table at nn. */
+void lt_register_optim(lua_State *L, int nn);
 /* The library is built with hidden visibility; the module openers are what stock Lua's
    require finds in tycho.so (tycho.h declares luaopen_tycho for hosts). */
 #if defined(__GNUC__)
