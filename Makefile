@@ -290,7 +290,7 @@ check-fresh:
 # the tree's CFLAGS and Lua headers against the system's OpenBLAS, in a build folder of its
 # own for those flags (a sanitized build and a plain one never share objects); then
 # installed into the tree's folders for C modules (LIBDIR) and Lua files (LUADIR).
-ROCK_BUILD = build/rock-$(shell printf '%s' '$(CFLAGS)' | cksum | cut -d' ' -f1)
+ROCK_BUILD = build/rock-$(shell printf '%s' '$(CFLAGS) $(LDFLAGS)' | cksum | cut -d' ' -f1)
 rock:
 	$(MAKE) --no-print-directory BUILD=$(ROCK_BUILD) CFLAGS="$(CFLAGS)" \
 	  LUA_CFLAGS="$(if $(LUA_INCDIR),-I$(LUA_INCDIR),$$(pkg-config --cflags lua5.4))" $(ROCK_BUILD)/tycho.so
