@@ -111,3 +111,17 @@ function test_errors_name_the_entry_and_change_nothing()
                ["b.weight_ih_l0_reverse"] = tycho.zeros(16, 3) }
   assert_error(function() nn.from_pytorch(nn.LSTMLayer(3, 4), bi, "b") end, "bidirectional")
 end
+
+-- The shared fixture: a PyTorch state_dict (float32) of nn.LSTM(3, 4, num_layers=2,
+-- batch_first=True) as lstm.* and nn.Linear(4, 2) as head.*, with an input and PyTorch's
+-- float64 output beside it.
+function test_torch_lstm2_linear_safetensors()
+  local state, meta = tycho.load("spec/fixtures/safetensors/torch_lstm2_linear.safetensors")
+  lu.assertEquals(type(meta), "table")
+  local model = nn.Sequential { nn.LSTMLayer(3, 4), nn.LSTMLayer(4, 4), nn.Linear(4, 2) }
+  nn.from_pytorch(model[1], state, "lstm", 1)
+  nn.from_pytorch(model[2], state, "lstm", 2)
+  nn.from_pytorch(model[3], state, "head")
+  local y = model:forward(tycho.load("spec/fixtures/safetensors/torch_lstm2_linear_x.npy"))
+  close(y, tycho.load("spec/fixtures/safetensors/torch_lstm2_linear_y.npy"), "LSTM x2 + Linear")
+end
