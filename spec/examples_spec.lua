@@ -44,3 +44,15 @@ function test_lstm_notebook()
   check("examples/lstm_notebook.lua", { { "Forward step", 1e-9 }, { "Forward Pass", 1e-9 },
         { "Backward step", 1e-8 }, { "Backward pass", 1e-12 } }, 29)
 end
+
+-- The README's training example: the loss falls, and training resumed from its checkpoint
+-- ends where training that never stopped does, to the bit.
+function test_training_example()
+  local out, err, code = support.run({ BIN, "examples/training.lua" }, 120)
+  lu.assertEquals(code, 0, err)
+  local l300 = tonumber(out:match("after 300 steps: loss ([%d.]+)"))
+  local l600 = tonumber(out:match("\nafter 600 steps: loss ([%d.]+)"))
+  lu.assertNotNil(l300, out)
+  lu.assertTrue(l600 < l300 and l600 < 0.01, out)
+  lu.assertStrContains(out, "(the same to the bit)")
+end

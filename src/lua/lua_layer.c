@@ -295,6 +295,10 @@ static int layer_reset(lua_State *L)
 {
     lt_layer *l = lt_layer_self(L);
     lt_layer_max_args(L, 1, "reset");
+    if (l->np == 0) { /* nothing to draw (Tanh, Dropout): a loop over a model's layers may call it */
+        if (!lua_isnoneornil(L, 2)) luaL_checknumber(L, 2);
+        return 0;
+    }
     for (int p = 0; p < l->np; p++) lt_layer_param(L, l, p, "reset");
     double stdv = lua_isnoneornil(L, 2) ? l->desc->default_stdv(L, l) : luaL_checknumber(L, 2);
     if (!(stdv >= 0) || isinf(stdv))
@@ -352,14 +356,12 @@ void lt_layer_register(lua_State *L, const lt_layer_desc *d, int nn)
         lt_push_tensor_metatables(L);
         lua_pushvalue(L, mt);
         luaL_setfuncs(L, modes, 3);
-        if (d->params) {
-            static const luaL_Reg common[] = {
-                { "parameters", layer_parameters }, { "reset", layer_reset }, { NULL, NULL }
-            };
-            lt_push_tensor_metatables(L);
-            lua_pushvalue(L, mt);
-            luaL_setfuncs(L, common, 3);
-        }
+        static const luaL_Reg common[] = {
+            { "parameters", layer_parameters }, { "reset", layer_reset }, { NULL, NULL }
+        };
+        lt_push_tensor_metatables(L);
+        lua_pushvalue(L, mt);
+        luaL_setfuncs(L, common, 3);
         lua_newtable(L); /* field name -> user value */
         int fields = mt + 2, np = count(d->params), ng = count(d->grads);
         for (int i = 0; i < np; i++) {

@@ -10,8 +10,9 @@
 /* The C struct of every layer starts with this. Every layer has the methods of its
    descriptor and, if it has parameters, parameters() (their names, in order) and
    reset([stdv]) (each redrawn as uniform(-stdv, stdv) in that order); every layer has
-   train() and evaluate() (which return the layer) and the field `training`. A field that is not
-   the layer's is an error naming the fields it has, to read and to assign. */
+   train() and evaluate() (which return the layer) and the field `training`; a layer without
+   parameters has parameters() (an empty list) and reset() (which draws nothing) too. A field
+   that is not the layer's is an error naming the fields it has, to read and to assign. */
 typedef struct lt_layer {
     const struct lt_layer_desc *desc;
     int np, ng;                         /* how many parameters and gradient fields */
