@@ -194,6 +194,7 @@ bench: all $(BUILD)/bench_fma_peak $(BUILD)/bench_recurrent_paths
 	$(BENCH_ENV) OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/run.lua fwd_bwd_N64
 	$(BENCH_ENV) OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/memory.lua
 	$(BENCH_ENV) OPENBLAS_NUM_THREADS=2 $(BUILD)/tycho bench/memory.lua
+	$(BENCH_ENV) OPENBLAS_NUM_THREADS=1 $(BUILD)/tycho bench/programs.lua
 
 # The measurements behind three choices: OpenBLAS's rate for each operand layout at the RNN's
 # product shapes, ordinary against streaming stores for elementwise results, and the RNN's

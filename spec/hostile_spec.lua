@@ -265,6 +265,12 @@ function test_layers_changed_during_the_call()
     "backward_step while forward_step runs again error prev_h is 200x200 but must be 2x200 (the shape of forward_step's prev_h)",
     "backward while its cache is closed error the layer's W_hh was closed",
     "forward while a weight is closed error the layer's W_ih was closed",
+    "affine forward W error b is 200 but W is 3x201 (b must be a vector of W's 201 columns)",
+    "affine forward b error b is 1 but W is 200x200 (b must be a vector of W's 200 columns)",
+    "affine backward W error b is 200 but W is 200x201 (b must be a vector of W's 201 columns)",
+    "affine backward while forward runs again error the sizes changed during the call (a finalizer assigned dx's inputs or weights)",
+    "embedding forward W error ids[1, 1] is 200, not an integer id in 1..V (V = 2)",
+    "embedding backward W error the sizes changed during the call (a finalizer assigned Embedding's inputs or weights)",
   }
   lu.assertEquals(out, table.concat(want, "\n") .. "\n")
 end

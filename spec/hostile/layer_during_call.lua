@@ -60,3 +60,24 @@ attempt("backward while its cache is closed", for_seq_back, "backward",
         function(r) local b <close> = r.W_hh end)
 attempt("forward while a weight is closed", for_seq, "forward",
         function(r) local b <close> = r.W_ih end)
+
+-- the feed-forward layers the same way: AffineLayer's W and b, Embedding's W
+local function for_affine() return nn.AffineLayer(D, H), tycho.rand(N, D) end
+local function for_affine_back()
+  local l, x = for_affine()
+  l:forward(x)
+  return l, tycho.ones(N, H)
+end
+attempt("affine forward W", for_affine, "forward", function(l) l.W = tycho.zeros(3, H + 1) end)
+attempt("affine forward b", for_affine, "forward", function(l) l.b = tycho.zeros(1) end)
+attempt("affine backward W", for_affine_back, "backward", function(l) l.W = tycho.zeros(D, H + 1) end)
+attempt("affine backward while forward runs again", for_affine_back, "backward",
+        function(l) l:forward(tycho.rand(2, D)) end)
+local function for_embedding() return nn.Embedding(N, D), tycho.full({ N, 2 }, N) end
+local function for_embedding_back()
+  local e, ids = for_embedding()
+  e:forward(ids)
+  return e, tycho.ones(N, 2, D)
+end
+attempt("embedding forward W", for_embedding, "forward", function(e) e.W = tycho.zeros(2, D) end)
+attempt("embedding backward W", for_embedding_back, "backward", function(e) e.W = tycho.zeros(N, D + 1) end)

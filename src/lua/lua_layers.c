@@ -183,8 +183,15 @@ static int affine_backward(lua_State *L)
     want.ndim = nd;
     memcpy(want.shape, shape, sizeof shape);
     same_shape(L, dy, &want, F, "dout", "forward's output");
-    ty_tensor *like[3] = { x, W, b }, *out[3];
-    lt_layer_push_like(L, 3, (const ty_tensor *const *)like, out); /* dx dW db at 3, 4, 5 */
+    /* the shapes copied first: an allocation's finalizer may drop x, W or b, and the next
+       allocation's collection free them */
+    ty_tensor shapes[3] = { { 0 }, { 0 }, { 0 } }, *out[3];
+    const ty_tensor *const now[3] = { x, W, b };
+    for (int i = 0; i < 3; i++) {
+        shapes[i].ndim = now[i]->ndim;
+        memcpy(shapes[i].shape, now[i]->shape, sizeof shapes[i].shape);
+    }
+    for (int i = 0; i < 3; i++) out[i] = lt_push_new_up(L, shapes[i].ndim, shapes[i].shape); /* 3, 4, 5 */
     lua_getiuservalue(L, 1, l->np + l->ng + AFF_CACHE_X + 1); /* x at 6, kept alive by the layer too */
     lt_alive(L, dy, 2);
     x = lt_layer_cache(L, AFF_CACHE_X, F, "forward", "input x");
@@ -194,9 +201,9 @@ static int affine_backward(lua_State *L)
     x = lt_layer_cache(L, AFF_CACHE_X, F, "forward", "input x");
     affine_weights(L, l, x, F, &W, &b);
     same_shape(L, dy, &want, F, "dout", "forward's output");
-    like[0] = x, like[1] = W, like[2] = b;
+    const ty_tensor *const like[3] = { x, W, b };
     static const char *const names[] = { "dx", "dW", "db" };
-    lt_layer_still_like(L, 3, out, (const ty_tensor *const *)like, F, names);
+    lt_layer_still_like(L, 3, out, like, F, names);
     ty_tensor dx2 = *out[0];
     ty_view_reshape(&dx2, 2, x2.shape);
     ty_error e;
