@@ -33,6 +33,8 @@ static const char PRELUDE[] =
     "local l = mk(nn.LSTMLayer, 4, 3)\n"
     "local g = mk(nn.GRULayer, 4, 3)\n"
     "local tanh = nn.Tanh()\n"
+    "local a, sm, d, e = nn.AffineLayer(4, 3), nn.Softmax(), nn.Dropout(0.5), nn.Embedding(5, 2)\n"
+    "local q, o = nn.Sequential { a, nn.ReLU() }, nil\n"
     "local function S(f) local ok, v = pcall(f) return v end\n";
 
 /* %t: a variable t[k]; %i: an integer; %f: a number; %s: a shape as arguments. */
@@ -83,6 +85,17 @@ static const char *const OPS[] = {
     "%t = tycho.random.choice(%i, %i, {p = %t, replace = false})",
     "%t = tycho.random.choice(%i, {%s})", "%t = tycho.random.permutation(%i)",
     "%t = tycho.random.normal(%f, %f, {%s})", "%t = tycho.random.uniform(%f, %f, {%s})",
+    "a = nn.AffineLayer(%i, %i)", "%t = a:forward(%t)", "%t = a:backward(%t)", "a.W = %t",
+    "a.b = %t", "%t = a.dW", "a:reset(%f)", "%t = sm:forward(%t)", "%t = sm:backward(%t)",
+    "%t = d:forward(%t)", "%t = d:backward(%t)", "d:evaluate()", "d:train()", "d.p = %f",
+    "e = nn.Embedding(%i, %i)", "%t = e:forward(%t)", "e:backward(%t)", "e.W = %t",
+    "%t = select(2, nn.softmax_loss(%t, %t))", "%t = select(2, nn.mse_loss(%t, %t))",
+    "o = tycho.optim.Adam(q, {lr = %f, amsgrad = true})", "o:step()",
+    "o = tycho.optim.SGD(a, {lr = 0.1, momentum = %f})", "o:load_state(o:state())",
+    "o = tycho.optim.LBFGS(a, {max_iter = %i})",
+    "o:step(function() local v, g = nn.mse_loss(a:forward(t[1]), t[2]) a:backward(g) return v end)",
+    "local _ = nn.clip_grad_norm(q, %f)", "q = nn.Sequential { a, nn.ReLU(), d }",
+    "%t = q:forward(%t)", "%t = q:backward(%t)", "q[%i] = sm", "o.lr = %f",
 };
 enum { NOPS = sizeof OPS / sizeof OPS[0], NVARS = 8 };
 
