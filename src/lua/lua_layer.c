@@ -152,7 +152,16 @@ void lt_layer_allocated(lua_State *L, const ty_tensor *t, int ndim, const int64_
 
 void lt_layer_push_like(lua_State *L, int n, const ty_tensor *const *like, ty_tensor **out)
 {
-    for (int i = 0; i < n; i++) out[i] = lt_push_new_up(L, like[i]->ndim, like[i]->shape);
+    /* every shape read before the first allocation: its finalizer may drop one of the
+       tensors (a weight assigned anew), and the next allocation's collection free it */
+    int ndim[LT_MAX_PARAMS];
+    int64_t shape[LT_MAX_PARAMS][TY_MAX_DIMS];
+    TY_ASSERT(n <= LT_MAX_PARAMS);
+    for (int i = 0; i < n; i++) {
+        ndim[i] = like[i]->ndim;
+        memcpy(shape[i], like[i]->shape, sizeof shape[i]);
+    }
+    for (int i = 0; i < n; i++) out[i] = lt_push_new_up(L, ndim[i], shape[i]);
 }
 
 void lt_layer_still_like(lua_State *L, int n, ty_tensor *const *out, const ty_tensor *const *like,
