@@ -142,6 +142,16 @@ function TestInstall.test_stock_lua_loads_the_installed_module()
   lu.assertEquals(out, "2x5x4\t0.0\n")
 end
 
+-- The library's other Lua parts load first from stock Lua too, from the C module alone.
+function TestInstall.test_stock_lua_requires_optim_and_plot_first()
+  local out = must("LUA_CPATH=" .. q(BUILD .. "/?.so") .. " LUA_PATH=" .. q("/nonexistent/?.lua") ..
+    " lua5.4 -e " .. q([[
+    local plot, optim = require "tycho.plot", require "tycho.optim"
+    local tycho = require "tycho"
+    print(type(plot.lines), type(optim.Adam), tycho.plot == plot, tycho.optim == optim)]]))
+  lu.assertEquals(out, "function\tfunction\ttrue\ttrue\n")
+end
+
 -- DESTDIR stages the files; the .pc still names the final PREFIX.
 function TestInstall.test_destdir_stages_under_prefix()
   local stage = TestInstall.dir .. "/stage"

@@ -121,3 +121,9 @@ int luaopen_tycho_optim(lua_State *L)
 {
     return reexport(L, "tycho.optim");
 }
+
+LT_EXPORT int luaopen_tycho_plot(lua_State *L);
+int luaopen_tycho_plot(lua_State *L)
+{
+    return reexport(L, "tycho.plot");
+}
