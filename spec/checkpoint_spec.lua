@@ -160,3 +160,35 @@ function test_save_errors()
   assert_error(function() nn.save("/tmp/x.npz", m, nil, nil, 1) end, "at most 4")
   assert_error(function() nn.load("/tmp/x.npz", m, nil, 1) end, "at most 3")
 end
+
+-- A checkpoint whose random state or optimizer state is bad changes neither the model, nor
+-- the optimizer, nor the generator.
+function test_a_bad_random_or_optimizer_state_loads_nothing()
+  local x, y = data()
+  tycho.random.seed(3)
+  local m = new_model()
+  local opt = optim.Adam(m, { lr = 0.01 })
+  train(m, opt, 2, x, y)
+  local good = nn.state(m, opt)
+  good["random.state"] = tycho.random.get_state()
+  local function try(entries, msg)
+    local path = tmp(".npz")
+    tycho.save(path, entries)
+    local m2 = new_model()
+    local o2 = optim.Adam(m2, { lr = 0.01 })
+    local w, st = m2[1].W:clone(), o2:state()
+    local rng = tycho.random.get_state()
+    assert_error(function() nn.load(path, m2, o2) end, msg)
+    os.remove(path)
+    lu.assertEquals(m2[1].W, w, msg .. ": parameters")
+    lu.assertEquals(o2:state().step, st.step, msg .. ": optimizer")
+    lu.assertEquals(tycho.random.get_state(), rng, msg .. ": generator")
+  end
+  local bad = {}
+  for k, v in pairs(good) do bad[k] = v end
+  bad["random.state"] = tycho.zeros(3)
+  try(bad, "random.state: set_state: state must be a vector of 627 numbers")
+  bad["random.state"] = good["random.state"]
+  bad["optimizer.step"] = tycho.tensor(-1.5)
+  try(bad, "Adam.load_state")
+end

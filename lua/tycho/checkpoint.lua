@@ -141,14 +141,20 @@ function M.load(path, model, opt, more)
   if #misshapen > 0 then problems[#problems + 1] = table.concat(misshapen, ", ") end
   if opt ~= nil and not has_opt then problems[#problems + 1] = "it holds no optimizer state" end
   report("load", path, problems)
-  -- the optimizer checks its state whole and changes nothing on an error: first
-  if opt ~= nil then
-    local loaded, err = pcall(opt.load_state, opt, opt_state)
-    if not loaded then error(("load: %s: %s"):format(path, bare(err)), 2) end
-  end
+  -- the random state and the optimizer's each check theirs whole and change nothing on an
+  -- error; the generator goes back if the optimizer refuses: nothing is half-loaded
+  local saved_random
   if entries["random.state"] then
+    saved_random = tycho.random.get_state()
     local set, err = pcall(tycho.random.set_state, entries["random.state"])
     if not set then error(("load: %s: random.state: %s"):format(path, bare(err)), 2) end
+  end
+  if opt ~= nil then
+    local loaded, err = pcall(opt.load_state, opt, opt_state)
+    if not loaded then
+      if saved_random then tycho.random.set_state(saved_random) end
+      error(("load: %s: %s"):format(path, bare(err)), 2)
+    end
   end
   for _, p in ipairs(params) do p[2]:copy_(entries[p[1]]) end
   return extra
