@@ -64,8 +64,8 @@ local function range(r, name)
 end
 
 -- The gnuplot script (with the data inline) for the plot.
-local function script(path, kind, series, opts, tmp)
-  local size = opts.size or (kind == "png" and { 900, 540 } or { 900, 540 })
+local function script(kind, series, opts, tmp)
+  local size = opts.size or { 900, 540 }
   if #size ~= 2 or math.type(size[1]) ~= "integer" or math.type(size[2]) ~= "integer" or
      size[1] < 16 or size[2] < 16 or size[1] > 10000 or size[2] > 10000 then
     error("plot.lines: size must be {width, height} in pixels (whole numbers in 16..10000)", 3)
@@ -168,7 +168,7 @@ function plot.lines(path, series, opts, extra)
   end
   local tmp = path .. ".tmp" .. tostring(math.random(1 << 30))
   local errfile = os.tmpname()
-  local text = script(path, kind, data, opts, tmp)
+  local text = script(kind, data, opts, tmp)
   local h = io.popen(shell_quote(gnuplot) .. " >/dev/null 2>" .. shell_quote(errfile), "w")
   h:write(text)
   local ok = h:close()

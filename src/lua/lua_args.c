@@ -3,6 +3,7 @@
    dimensions, tensor-or-number operands, and the checks before writing into a tensor. */
 #include "lua/lua_tensor.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/ops.h"
@@ -194,10 +195,35 @@ const ty_tensor *lt_unaliased(lua_State *L, const ty_tensor *dst, const ty_tenso
     extent(src, &slo, &shi);
     extent(dst, &dlo, &dhi);
     if (shi < dlo || dhi < slo) return src;
-    ty_tensor *c = lt_push_like(L, src);
-    lt_alive(L, src, si);
-    ty_copy_flat(c, src);
+    return lt_push_copy(L, src, si);
+}
+
+ty_tensor *lt_push_copy(lua_State *L, const ty_tensor *t, int i)
+{
+    ty_tensor *c = lt_push_like(L, t);
+    lt_alive(L, t, i);
+    ty_copy_flat(c, t);
     return c;
+}
+
+const ty_tensor *lt_contiguous(lua_State *L, const ty_tensor *t, int i)
+{
+    return ty_is_contiguous(t) ? t : lt_push_copy(L, t, i);
+}
+
+const char *lt_position(lua_State *L, const ty_tensor *t, int64_t k, int64_t *idx)
+{
+    char buf[TY_MAX_DIMS * 24 + 4], *p = buf;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        idx[d] = t->shape[d] ? k % t->shape[d] : 0;
+        k = t->shape[d] ? k / t->shape[d] : 0;
+    }
+    *p++ = '[';
+    for (int d = 0; d < t->ndim; d++)
+        p += snprintf(p, (size_t)(buf + sizeof buf - p), d ? ", %lld" : "%lld", (long long)idx[d] + 1);
+    snprintf(p, (size_t)(buf + sizeof buf - p), "]");
+    lua_pushstring(L, buf);
+    return lua_tostring(L, -1);
 }
 
 void lt_check_writable(lua_State *L, const ty_tensor *t, const char *fname)

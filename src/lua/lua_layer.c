@@ -9,6 +9,7 @@
 
 #include "core/random.h"
 #include "lua/lua_random.h"
+#include "nn/layers.h"
 
 static int count(const char *const *names)
 {
@@ -102,6 +103,12 @@ ty_tensor *lt_layer_cache_opt(lua_State *L, int c, const char *fname, const char
     return get_cache(L, c, fname, forward, what, 1);
 }
 
+void lt_layer_push_cache(lua_State *L, int c)
+{
+    const lt_layer *l = lua_touserdata(L, 1);
+    lua_getiuservalue(L, 1, cache_uv(l, c));
+}
+
 const void *lt_layer_cache_ptr(lua_State *L, int c)
 {
     const lt_layer *l = lua_touserdata(L, 1);
@@ -169,6 +176,19 @@ void lt_layer_still_like(lua_State *L, int n, ty_tensor *const *out, const ty_te
 {
     for (int i = 0; i < n; i++)
         lt_layer_allocated(L, out[i], like[i]->ndim, like[i]->shape, fname, names[i]);
+}
+
+void lt_check_ids(lua_State *L, const ty_tensor *ids, int64_t n, const char *fname, const char *name,
+                  const char *kind, const char *letter)
+{
+    int64_t bad = ty_ids_check(ids, n);
+    if (bad < 0) return;
+    int64_t idx[TY_MAX_DIMS];
+    const char *at = lt_position(L, ids, bad, idx);
+    char value[32];
+    snprintf(value, sizeof value, "%.17g", *ty_element(ids, idx));
+    luaL_error(L, "%s: %s%s is %s, not %s in 1..%s (%s = %I)", fname, name, at, value, kind, letter, letter,
+               (lua_Integer)n);
 }
 
 /* ---- fields ------------------------------------------------------------------------------- */

@@ -74,6 +74,9 @@ ty_tensor *lt_layer_cache(lua_State *L, int c, const char *fname, const char *fo
 /* The same for a cache the forward may have left nil (an optional argument): NULL then. */
 ty_tensor *lt_layer_cache_opt(lua_State *L, int c, const char *fname, const char *forward,
                               const char *what);
+/* Pushes what cache c holds, so that a finalizer replacing the cache cannot free it
+   while the method uses it. */
+void lt_layer_push_cache(lua_State *L, int c);
 /* What cache c holds now (NULL if nothing), to tell whether a call replaced it. */
 const void *lt_layer_cache_ptr(lua_State *L, int c);
 /* Argument i, which must be a tensor or nil (NULL). */
@@ -94,6 +97,11 @@ void lt_layer_allocated(lua_State *L, const ty_tensor *t, int ndim, const int64_
 void lt_layer_push_like(lua_State *L, int n, const ty_tensor *const *like, ty_tensor **out);
 void lt_layer_still_like(lua_State *L, int n, ty_tensor *const *out, const ty_tensor *const *like,
                          const char *fname, const char *const *names);
+
+/* Raises unless every element of ids is an integer in 1..n: "<fname>: <name>[2, 1] is 6, not
+   <kind> in 1..<letter> (<letter> = n)" (Embedding's ids, softmax_loss's labels). */
+void lt_check_ids(lua_State *L, const ty_tensor *ids, int64_t n, const char *fname, const char *name,
+                  const char *kind, const char *letter);
 
 /* Puts RNNLayer, LSTMLayer and GRULayer into the table at index nn (lua_recurrent.c). */
 void lt_register_recurrent(lua_State *L, int nn);

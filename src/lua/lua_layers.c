@@ -16,27 +16,6 @@
 #include "lua/lua_random.h"
 #include "nn/layers.h"
 
-/* "(2, 3)": the 1-based position of flat element k of a tensor of t's shape. */
-static const char *position_of(lua_State *L, const ty_tensor *t, int64_t k)
-{
-    int64_t idx[TY_MAX_DIMS];
-    for (int d = t->ndim - 1; d >= 0; d--) {
-        idx[d] = t->shape[d] ? k % t->shape[d] : 0;
-        k = t->shape[d] ? k / t->shape[d] : 0;
-    }
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addchar(&b, '[');
-    for (int d = 0; d < t->ndim; d++) {
-        char n[32];
-        snprintf(n, sizeof n, d ? ", %lld" : "%lld", (long long)idx[d] + 1);
-        luaL_addstring(&b, n);
-    }
-    luaL_addchar(&b, ']');
-    luaL_pushresult(&b);
-    return lua_tostring(L, -1);
-}
-
 /* t viewed as rows x (its last dimension): a view when its layout allows, else a pushed
    contiguous copy (t at index i must be alive; checked again after the copy's allocation). */
 static ty_tensor as_rows(lua_State *L, const ty_tensor *t, int i)
@@ -49,22 +28,9 @@ static ty_tensor as_rows(lua_State *L, const ty_tensor *t, int i)
     }
     ty_tensor v = *t;
     if (t->ndim == 2 || ty_view_reshape(&v, 2, shape)) return v;
-    ty_tensor *c = lt_push_like(L, t);
-    lt_alive(L, t, i);
-    ty_copy_flat(c, t);
-    v = *c;
+    v = *lt_push_copy(L, t, i);
     ty_view_reshape(&v, 2, shape);
     return v;
-}
-
-/* t itself if contiguous, else a pushed contiguous copy (t at index i, alive). */
-static const ty_tensor *contiguous(lua_State *L, const ty_tensor *t, int i)
-{
-    if (ty_is_contiguous(t)) return t;
-    ty_tensor *c = lt_push_like(L, t);
-    lt_alive(L, t, i);
-    ty_copy_flat(c, t);
-    return c;
 }
 
 static void same_shape(lua_State *L, const ty_tensor *got, const ty_tensor *want, const char *fname,
@@ -192,7 +158,7 @@ static int affine_backward(lua_State *L)
         memcpy(shapes[i].shape, now[i]->shape, sizeof shapes[i].shape);
     }
     for (int i = 0; i < 3; i++) out[i] = lt_push_new_up(L, shapes[i].ndim, shapes[i].shape); /* 3, 4, 5 */
-    lua_getiuservalue(L, 1, l->np + l->ng + AFF_CACHE_X + 1); /* x at 6, kept alive by the layer too */
+    lt_layer_push_cache(L, AFF_CACHE_X); /* x at 6: alive while we work */
     lt_alive(L, dy, 2);
     x = lt_layer_cache(L, AFF_CACHE_X, F, "forward", "input x");
     ty_tensor x2 = as_rows(L, x, 6);
@@ -290,9 +256,9 @@ static int act_backward(lua_State *L)
     lua_settop(L, 2);
     ty_tensor *y = lt_layer_cache(L, ACT_CACHE_Y, F, "forward", "output y");
     same_shape(L, dy, y, F, "dout", "forward's output");
-    lua_getiuservalue(L, 1, l->np + l->ng + ACT_CACHE_Y + 1); /* y at 3: alive while we work */
+    lt_layer_push_cache(L, ACT_CACHE_Y); /* y at 3: alive while we work */
     ty_tensor *dx = lt_push_new_up(L, y->ndim, y->shape);
-    const ty_tensor *g = a->rows ? contiguous(L, dy, 2) : dy;
+    const ty_tensor *g = a->rows ? lt_contiguous(L, dy, 2) : dy;
     lt_alive(L, dy, 2);
     lt_alive(L, y, 3);
     a->backward(dx, y, g);
@@ -412,7 +378,7 @@ static int dropout_backward(lua_State *L)
     }
     ty_tensor *mask = lt_layer_cache(L, DROP_CACHE_MASK, F, "forward", "mask");
     same_shape(L, dy, mask, F, "dout", "forward's output");
-    lua_getiuservalue(L, 1, DROP_CACHE_MASK + 1); /* the mask at 3 */
+    lt_layer_push_cache(L, DROP_CACHE_MASK); /* the mask at 3 */
     ty_tensor *dx = lt_push_new_up(L, mask->ndim, mask->shape);
     lt_alive(L, dy, 2);
     lt_alive(L, mask, 3);
@@ -480,18 +446,7 @@ static void check_ids(lua_State *L, const ty_tensor *ids, int64_t V, const char 
 {
     if (ids->ndim + 1 > TY_MAX_DIMS)
         luaL_error(L, "%s: ids have %d dimensions, at most %d allowed", fname, ids->ndim, TY_MAX_DIMS - 1);
-    int64_t bad = ty_ids_check(ids, V);
-    if (bad < 0) return;
-    int64_t idx[TY_MAX_DIMS], k = bad;
-    for (int d = ids->ndim - 1; d >= 0; d--) {
-        idx[d] = k % ids->shape[d];
-        k /= ids->shape[d];
-    }
-    double v = *ty_element(ids, idx);
-    const char *at = position_of(L, ids, bad);
-    char value[32];
-    snprintf(value, sizeof value, "%.17g", v);
-    luaL_error(L, "%s: ids%s is %s, not an integer id in 1..V (V = %I)", fname, at, value, (lua_Integer)V);
+    lt_check_ids(L, ids, V, fname, "ids", "an integer id", "V");
 }
 
 static int embedding_forward(lua_State *L)
@@ -530,9 +485,9 @@ static int embedding_backward(lua_State *L)
     memcpy(want.shape, ids->shape, sizeof(int64_t) * (size_t)ids->ndim);
     want.shape[ids->ndim] = W->shape[1];
     same_shape(L, dy, &want, F, "dout", "forward's output");
-    lua_getiuservalue(L, 1, l->np + l->ng + EMB_CACHE_IDS + 1); /* ids at 3 */
+    lt_layer_push_cache(L, EMB_CACHE_IDS); /* ids at 3 */
     ty_tensor *dW = lt_push_new_up(L, 2, W->shape);                /* 4 */
-    const ty_tensor *g = contiguous(L, dy, 2);
+    const ty_tensor *g = lt_contiguous(L, dy, 2);
     lt_alive(L, dy, 2);
     lt_alive(L, ids, 3);
     W = embedding_weight(L, l, F);

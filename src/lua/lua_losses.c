@@ -3,8 +3,6 @@
 #include "lua/lua_layer.h"
 
 #include <math.h>
-#include <stdio.h>
-#include <string.h>
 
 #include "nn/layers.h"
 
@@ -16,37 +14,10 @@ static ty_tensor *check_tensor(lua_State *L, int i, const char *fname, const cha
     return t;
 }
 
-/* "[2, 3]": the 1-based position of flat element k of t. */
-static const char *position(lua_State *L, const ty_tensor *t, int64_t k)
-{
-    char buf[TY_MAX_DIMS * 24 + 4], *p = buf;
-    int64_t idx[TY_MAX_DIMS];
-    for (int d = t->ndim - 1; d >= 0; d--) {
-        idx[d] = k % t->shape[d];
-        k /= t->shape[d];
-    }
-    *p++ = '[';
-    for (int d = 0; d < t->ndim; d++)
-        p += snprintf(p, (size_t)(buf + sizeof buf - p), d ? ", %lld" : "%lld", (long long)idx[d] + 1);
-    snprintf(p, (size_t)(buf + sizeof buf - p), "]");
-    lua_pushstring(L, buf);
-    return lua_tostring(L, -1);
-}
-
 static void no_nan(lua_State *L, const ty_tensor *t, const char *fname, const char *name)
 {
     int64_t k = ty_first_nan(t);
-    if (k >= 0) luaL_error(L, "%s: %s%s is NaN", fname, name, position(L, t, k));
-}
-
-/* t itself if contiguous, else a pushed contiguous copy (t at index i, alive). */
-static const ty_tensor *contiguous(lua_State *L, const ty_tensor *t, int i)
-{
-    if (ty_is_contiguous(t)) return t;
-    ty_tensor *c = lt_push_like(L, t);
-    lt_alive(L, t, i);
-    ty_copy_flat(c, t);
-    return c;
+    if (k >= 0) luaL_error(L, "%s: %s%s is NaN", fname, name, lt_position(L, t, k, (int64_t[TY_MAX_DIMS]){ 0 }));
 }
 
 /* nn.softmax_loss(scores, y): scores (N, C) or (N, T, C), y the 1-based class ids (N) or
@@ -66,21 +37,10 @@ static int l_softmax_loss(lua_State *L)
         return luaL_error(L, "%s: y is %s but scores is %s (y must be scores' shape without its "
                              "last dimension)", F, LT_SHAPE(y, s1), LT_SHAPE(s, s2));
     int64_t C = s->shape[s->ndim - 1];
-    int64_t bad = ty_ids_check(y, C);
-    if (bad >= 0) {
-        int64_t idx[TY_MAX_DIMS], k = bad;
-        for (int d = y->ndim - 1; d >= 0; d--) {
-            idx[d] = k % y->shape[d];
-            k /= y->shape[d];
-        }
-        const char *at = position(L, y, bad);
-        char value[32];
-        snprintf(value, sizeof value, "%.17g", *ty_element(y, idx));
-        return luaL_error(L, "%s: y%s is %s, not a class id in 1..C (C = %I)", F, at, value, (lua_Integer)C);
-    }
+    lt_check_ids(L, y, C, F, "y", "a class id", "C");
     no_nan(L, s, F, "scores");
     ty_tensor *ds = lt_push_like(L, s); /* 3 */
-    const ty_tensor *sc = contiguous(L, s, 1), *yc = contiguous(L, y, 2);
+    const ty_tensor *sc = lt_contiguous(L, s, 1), *yc = lt_contiguous(L, y, 2);
     lt_alive(L, s, 1);
     lt_alive(L, y, 2);
     /* scores and y are as checked: a tensor's values change only by Lua code, and none ran */

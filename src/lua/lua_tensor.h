@@ -79,6 +79,13 @@ void lt_check_into(lua_State *L, const ty_tensor *dst, const ty_tensor *src, con
    memory, or the very same view), else a pushed copy (NumPy does the same); si is src's
    argument, checked again after the copy's allocation. */
 const ty_tensor *lt_unaliased(lua_State *L, const ty_tensor *dst, const ty_tensor *src, int si);
+/* A pushed contiguous copy of t, the tensor at index i (checked open again after the
+   copy's allocation); lt_contiguous: t itself when it is contiguous, else such a copy. */
+ty_tensor *lt_push_copy(lua_State *L, const ty_tensor *t, int i);
+const ty_tensor *lt_contiguous(lua_State *L, const ty_tensor *t, int i);
+/* Pushes and returns "[2, 3]", the 1-based position of flat (row-major) element k of t, and
+   leaves its 0-based index in idx[0..ndim). */
+const char *lt_position(lua_State *L, const ty_tensor *t, int64_t k, int64_t *idx);
 /* Shape as "3x7" in a static-per-call buffer supplied by the caller. */
 #define LT_SHAPE(t, buf) ty_shape_str((t), (buf), sizeof(buf))
 
