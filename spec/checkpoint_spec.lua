@@ -7,13 +7,8 @@ local tycho = require "tycho"
 local nn = require "tycho.nn"
 local optim = require "tycho.optim"
 
-local function assert_error(fn, ...)
-  local ok, err = pcall(fn)
-  lu.assertFalse(ok, "expected an error")
-  for _, part in ipairs { ... } do
-    lu.assertTrue(tostring(err):find(part, 1, true) ~= nil, ("error %q lacks %q"):format(tostring(err), part))
-  end
-end
+local support = require "spec.support"
+local assert_error = support.assert_error
 
 local function tmp(ext)
   local p = os.tmpname()

@@ -8,14 +8,8 @@ local tycho = require "tycho"
 
 local function F(name) return tycho.load("spec/fixtures/idioms/" .. name .. ".npy") end
 
-local function assert_error(fn, ...)
-  local ok, err = pcall(fn)
-  lu.assertFalse(ok, "expected an error")
-  err = tostring(err)
-  for _, part in ipairs({ ... }) do
-    lu.assertTrue(err:find(part, 1, true) ~= nil, ("error %q lacks %q"):format(err, part))
-  end
-end
+local support = require "spec.support"
+local assert_error = support.assert_error
 
 local function same(got, want)
   lu.assertEquals(tostring(got:shape()), tostring(want:shape()))

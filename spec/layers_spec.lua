@@ -11,14 +11,8 @@ local rel_error, grad_check = checks.rel_error, checks.grad_check
 
 local function F(name) return tycho.load("spec/fixtures/layers/" .. name .. ".npy") end
 
-local function assert_error(fn, ...)
-  local ok, err = pcall(fn)
-  lu.assertFalse(ok, "expected an error")
-  err = tostring(err)
-  for _, part in ipairs({ ... }) do
-    lu.assertTrue(err:find(part, 1, true) ~= nil, ("error %q lacks %q"):format(err, part))
-  end
-end
+local support = require "spec.support"
+local assert_error = support.assert_error
 
 local function close(got, want, tol, what)
   lu.assertEquals(got:shape(), want:shape(), what .. ": shape")

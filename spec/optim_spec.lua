@@ -14,15 +14,8 @@ local CONFIGS = dofile(FIX .. "configs.lua")
 
 local function load(name) return tycho.load(FIX .. name .. ".npy") end
 
-local function assert_error(fn, ...)
-  local ok, err = pcall(fn)
-  lu.assertFalse(ok, "expected an error")
-  err = tostring(err)
-  for _, part in ipairs({ ... }) do
-    lu.assertTrue(err:find(part, 1, true) ~= nil, ("error %q lacks %q"):format(err, part))
-  end
-  return err
-end
+local support = require "spec.support"
+local assert_error = support.assert_error
 
 local function max_diff(a, b)
   if type(a) == "number" then return math.abs(a - b) end

@@ -6,13 +6,7 @@ local tycho = require "tycho"
 local plot = require "tycho.plot"
 local support = require "spec.support"
 
-local function assert_error(fn, ...)
-  local ok, err = pcall(fn)
-  lu.assertFalse(ok, "expected an error")
-  for _, part in ipairs { ... } do
-    lu.assertTrue(tostring(err):find(part, 1, true) ~= nil, ("error %q lacks %q"):format(tostring(err), part))
-  end
-end
+local assert_error = support.assert_error
 
 local function tmpdir()
   local d = os.tmpname()

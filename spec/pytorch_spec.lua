@@ -30,13 +30,8 @@ local function close(got, want, what)
   lu.assertTrue(err < 1e-12, ("%s: rel_error %g"):format(what, err))
 end
 
-local function assert_error(fn, ...)
-  local ok, err = pcall(fn)
-  lu.assertFalse(ok, "expected an error")
-  for _, part in ipairs { ... } do
-    lu.assertTrue(tostring(err):find(part, 1, true) ~= nil, ("error %q lacks %q"):format(tostring(err), part))
-  end
-end
+local support = require "spec.support"
+local assert_error = support.assert_error
 
 function test_two_layer_stacks()
   local x = F "seq_x"

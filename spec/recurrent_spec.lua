@@ -19,14 +19,8 @@ local function lin(a, b, ...)
   return tycho.linspace(a, b, n):reshape(...)
 end
 
-local function assert_error(fn, ...)
-  local ok, err = pcall(fn)
-  lu.assertFalse(ok, "expected an error")
-  err = tostring(err)
-  for _, part in ipairs({ ... }) do
-    lu.assertTrue(err:find(part, 1, true) ~= nil, ("error %q lacks %q"):format(err, part))
-  end
-end
+local support = require "spec.support"
+local assert_error = support.assert_error
 
 local function below(err, tol, what) lu.assertTrue(err < tol, ("%s: error %g"):format(what, err)) end
 

@@ -9,14 +9,8 @@ local rel_error, grad_check = checks.rel_error, checks.grad_check
 local linspace = tycho.linspace
 local FIX = "spec/fixtures/"
 
-local function assert_error(fn, ...)
-  local ok, err = pcall(fn)
-  lu.assertFalse(ok, "expected an error")
-  err = tostring(err)
-  for _, part in ipairs({ ... }) do
-    lu.assertTrue(err:find(part, 1, true) ~= nil, ("error %q lacks %q"):format(err, part))
-  end
-end
+local support = require "spec.support"
+local assert_error = support.assert_error
 
 -- The notebook's layer for cell 4 (backward step) and 5 (backward pass).
 local function notebook_layer(D, H)

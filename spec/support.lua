@@ -1,5 +1,6 @@
--- spec/support.lua: small helpers the spec files share (files, shell quoting, tensor
--- values as a flat Lua list). `local support = require "spec.support"`.
+-- spec/support.lua: small helpers the spec files share (files, shell quoting, errors that
+-- must name their parts, tensor values as a flat Lua list).
+-- `local support = require "spec.support"`.
 local support = {}
 
 --- s quoted for a POSIX shell.
@@ -40,6 +41,19 @@ function support.run(words, seconds, input)
   os.remove(errpath)
   if input then os.remove(inpath) end
   return out, err, code, clock() - t0
+end
+
+--- Asserts that fn() raises an error whose text holds every one of the given parts
+--- (plain substrings); returns the error's text.
+function support.assert_error(fn, ...)
+  local lu = require "luaunit"
+  local ok, err = pcall(fn)
+  lu.assertFalse(ok, "expected an error")
+  err = tostring(err)
+  for _, part in ipairs({ ... }) do
+    lu.assertTrue(err:find(part, 1, true) ~= nil, ("error %q lacks %q"):format(err, part))
+  end
+  return err
 end
 
 --- The values of a tensor in row-major order, as a Lua list (a 0-d tensor gives one value).
