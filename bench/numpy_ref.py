@@ -336,28 +336,16 @@ CASES = [
     ("optim_adam_1e6", lambda: optim_adam_case(1e-3, 0.9, 0.999, 1e-8)),
 ]
 
-# Elementwise functions on 1e6 elements drawn uniformly from each one's domain, as bench/run.lua.
-FUNCTIONS = [
-    ("sin", -40, 40),
-    ("cos", -40, 40),
-    ("tan", -10, 10),
-    ("asin", -1, 1),
-    ("acos", -1, 1),
-    ("atan", -50, 50),
-    ("sinh", -20, 20),
-    ("cosh", -20, 20),
-    ("log1p", -0.999, 50),
-    ("expm1", -30, 30),
-    ("log2", 1e-06, 1000000.0),
-    ("log10", 1e-06, 1000000.0),
-    ("floor", -7.5, 7.5),
-    ("ceil", -7.5, 7.5),
-    ("round", -7.5, 7.5),
-    ("trunc", -7.5, 7.5),
-    ("sign", -3, 3),
-    ("square", -1000.0, 1000.0),
-    ("relu", -3, 3),
-]
+# Elementwise functions on 1e6 elements drawn uniformly from each one's domain, the
+# intervals bench/run.lua draws from (bench/function_domains.txt: "name lo hi" lines).
+def function_domains():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "function_domains.txt")
+    with open(path) as f:
+        rows = [line.split() for line in f if line.strip() and not line.startswith("#")]
+    return [(name, float(lo), float(hi)) for name, lo, hi in rows]
+
+
+FUNCTIONS = function_domains()
 
 
 def function_case(name, lo, hi):

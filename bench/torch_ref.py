@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from numpy_ref import blas_core, timeit
+from numpy_ref import blas_core, function_domains, timeit
 
 torch.set_num_threads(int(os.environ.get("OPENBLAS_NUM_THREADS", "1")))
 torch.set_default_dtype(torch.float64)
@@ -116,27 +116,7 @@ CASES = [
 ]
 
 # Elementwise functions on 1e6 elements drawn uniformly from each one's domain, as bench/run.lua.
-FUNCTIONS = [
-    ("sin", -40, 40),
-    ("cos", -40, 40),
-    ("tan", -10, 10),
-    ("asin", -1, 1),
-    ("acos", -1, 1),
-    ("atan", -50, 50),
-    ("sinh", -20, 20),
-    ("cosh", -20, 20),
-    ("log1p", -0.999, 50),
-    ("expm1", -30, 30),
-    ("log2", 1e-06, 1000000.0),
-    ("log10", 1e-06, 1000000.0),
-    ("floor", -7.5, 7.5),
-    ("ceil", -7.5, 7.5),
-    ("round", -7.5, 7.5),
-    ("trunc", -7.5, 7.5),
-    ("sign", -3, 3),
-    ("square", -1000.0, 1000.0),
-    ("relu", -3, 3),
-]
+FUNCTIONS = function_domains()
 
 
 def function_case(name, lo, hi):
