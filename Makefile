@@ -131,7 +131,7 @@ $(BUILD)/examples/host: examples/embed/host.c $(BUILD)/libtycho.a src/host/tycho
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtycho.a $(LIBS)
 
-$(BUILD)/replay/%: spec/fuzz/fuzz_%.c spec/fuzz/replay.c $(BUILD)/libtycho.a src/host/tycho.h
+$(BUILD)/replay/%: spec/fuzz/fuzz_%.c spec/fuzz/replay.c spec/fuzz/fuzz_files.h $(BUILD)/libtycho.a src/host/tycho.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -DCORPUS='"spec/fuzz/corpus_$*"' -o $@ $< spec/fuzz/replay.c \
 	  $(BUILD)/libtycho.a $(LIBS)
@@ -241,7 +241,7 @@ fuzz:
 	  -artifact_prefix=$(FUZZ_BUILD)/crashes/safetensors- $(FUZZ_BUILD)/corpus_safetensors \
 	  spec/fuzz/corpus_safetensors
 
-$(FUZZ_BUILD)/fuzz_%: spec/fuzz/fuzz_%.c $(FUZZ_BUILD)/libtycho.a src/host/tycho.h
+$(FUZZ_BUILD)/fuzz_%: spec/fuzz/fuzz_%.c spec/fuzz/fuzz_files.h $(FUZZ_BUILD)/libtycho.a src/host/tycho.h
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libtycho.a $(LIBS)
 
 # DESIGN.md section 3's layout under $(DESTDIR)$(PREFIX); tycho.pc names PREFIX (not DESTDIR).
