@@ -97,12 +97,23 @@ static void store_rows(ty_tensor *dst, const double *src)
 }
 
 /* db += column sums of the rows x n matrix m. */
+TY_VECTOR_CLONES
+static void add_row(double *out, const double *row, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4) *(ty_v4d_u *)(out + j) = TY_LOAD4(out + j) + TY_LOAD4(row + j);
+    for (; j < n; j++) out[j] += row[j];
+}
+
 static void column_sums_add(ty_tensor *db, const ty_tensor *m)
 {
     int64_t R = m->shape[0], n = m->shape[1];
+    int unit = db->stride[0] == 1 && m->stride[1] == 1;
     for (int64_t i = 0; i < R; i++) {
         const double *row = m->data + i * m->stride[0];
-        for (int64_t j = 0; j < n; j++) db->data[j * db->stride[0]] += row[j * m->stride[1]];
+        if (unit) add_row(db->data, row, n);
+        else
+            for (int64_t j = 0; j < n; j++) db->data[j * db->stride[0]] += row[j * m->stride[1]];
     }
 }
 

@@ -3,6 +3,12 @@
 #include "core/ops.h"
 #include "nn/cell.h"
 
+/* Let GCC vectorize the bias loop with its full cost model (at -O2 it leaves a loop of
+   unknown count scalar). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("tree-vectorize")
+#endif
+
 /* h = tanh(row + b) on the hidden units [c0, c1), the row block being h. */
 static void rnn_forward(const ty_cell_forward *s)
 {
