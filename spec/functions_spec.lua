@@ -114,6 +114,23 @@ function TestFunctions:test_strided_and_empty_inputs()
   end
 end
 
+function TestFunctions:test_sqrt_is_correctly_rounded_at_every_length_and_stride()
+  -- the vector square root rounds correctly, as libm's: equal bit for bit, tails included
+  for n = 1, 19 do
+    local v = tycho.linspace(0.1, 1e6, n)
+    local s = v:sqrt():totable()
+    for i = 1, n do
+      lu.assertEquals(ulp(s[i], math.sqrt(v[i])), 0, ("sqrt of %d elements, element %d"):format(n, i))
+    end
+  end
+  local x = tycho.linspace(0, 1e3, 600):reshape(20, 30)
+  lu.assertTrue(x.T:sqrt() == x:sqrt():contiguous().T, "sqrt on a transposed view")
+  local r = tycho.tensor { -1, -0.0, math.huge, 0 / 0 }:sqrt()
+  lu.assertTrue(r[1] ~= r[1] and r[4] ~= r[4], "sqrt of -1 and of NaN are NaN")
+  lu.assertEquals(1 / r[2], -math.huge, "sqrt(-0) is -0")
+  lu.assertEquals(r[3], math.huge)
+end
+
 function TestFunctions:test_arguments()
   local x = tycho.ones(2)
   local ok, err = pcall(x.sin, x, 1)

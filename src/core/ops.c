@@ -294,6 +294,7 @@ VM_KERNEL(un_log1p, TY_VLOG1P)
 VM_KERNEL(un_expm1, TY_VEXPM1)
 VM_KERNEL(un_log2, TY_VLOG2)
 VM_KERNEL(un_log10, TY_VLOG10)
+VM_KERNEL(un_sqrt, TY_VSQRT)
 
 /* Vectorized by the compiler in each clone (AVX2 and AVX-512 round in one instruction);
    rounding to an integer raises no exception a caller could see, so trapping math is off. */
@@ -328,7 +329,6 @@ VEC_UN_KERNEL(un_relu, F_RELU)
 UN_KERNEL(un_neg, F_NEG)
 UN_KERNEL(un_exp, exp)
 UN_KERNEL(un_log, log)
-UN_KERNEL(un_sqrt, sqrt)
 UN_KERNEL(un_abs, fabs)
 
 typedef void (*un_run)(int64_t, double *, int64_t, const double *, int64_t);
