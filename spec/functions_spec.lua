@@ -131,6 +131,30 @@ function TestFunctions:test_sqrt_is_correctly_rounded_at_every_length_and_stride
   lu.assertEquals(r[3], math.huge)
 end
 
+function TestFunctions:test_exp_within_1_ulp_of_libm_to_the_ends_of_its_range()
+  -- tycho's own exp against libm's (math.exp, within 0.5 ulp of exact): where 2^m leaves the
+  -- normal range (results near overflow, subnormal ones), at every tail length, strided
+  local function check(x, what)
+    local y = x:exp():contiguous():view(-1):totable()
+    local xs = x:contiguous():view(-1):totable()
+    for i = 1, #xs do
+      local u = ulp(y[i], math.exp(xs[i]))
+      if u > 1 then lu.fail(("%s: exp(%.17g) = %.17g, libm %.17g (%d ulp)"):format(what, xs[i], y[i], math.exp(xs[i]), u)) end
+    end
+  end
+  check(tycho.linspace(-745.2, -700, 4001), "subnormal and small results")
+  check(tycho.linspace(700, 709.79, 4001), "results near overflow")
+  check(tycho.linspace(-1, 1, 4001), "around 0")
+  check(tycho.tensor { 709.782712893384, 709.7827128933841, -745.1332191019411, -745.1332191019412,
+    -708.3964185322641, 710, -746, 1e-310, -1e-310, 1e300, -1e300 }, "the range's ends")
+  for n = 1, 19 do check(tycho.linspace(-3, 3, n), ("%d elements"):format(n)) end
+  local x = tycho.linspace(-20, 20, 600):reshape(20, 30)
+  lu.assertTrue(x.T:exp() == x:exp():contiguous().T, "exp on a transposed view")
+  local s = tycho.tensor { math.huge, -math.huge, 0 / 0, 0, -0.0 }:exp()
+  lu.assertEquals({ s[1], s[2], s[4], s[5] }, { math.huge, 0, 1, 1 })
+  lu.assertTrue(s[3] ~= s[3], "exp(NaN) is NaN")
+end
+
 function TestFunctions:test_arguments()
   local x = tycho.ones(2)
   local ok, err = pcall(x.sin, x, 1)
