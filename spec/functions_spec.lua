@@ -155,6 +155,30 @@ function TestFunctions:test_exp_within_1_ulp_of_libm_to_the_ends_of_its_range()
   lu.assertTrue(s[3] ~= s[3], "exp(NaN) is NaN")
 end
 
+function TestFunctions:test_log_within_1_ulp_of_libm_over_every_binade()
+  -- tycho's own log against libm's (math.log): subnormal inputs, both sides of 1 (where the
+  -- result is small and every rounding shows), the largest doubles, tails, strides, specials
+  local function check(x, what)
+    local y = x:log():contiguous():view(-1):totable()
+    local xs = x:contiguous():view(-1):totable()
+    for i = 1, #xs do
+      local u = ulp(y[i], math.log(xs[i]))
+      if u > 1 then lu.fail(("%s: log(%.17g) = %.17g, libm %.17g (%d ulp)"):format(what, xs[i], y[i], math.log(xs[i]), u)) end
+    end
+  end
+  check(tycho.linspace(0, 60, 4001):mul_(-math.log(2) * 1074 / 60):exp(), "every binade down to the subnormals")
+  check(tycho.linspace(0.99, 1.01, 4001), "around 1")
+  check(tycho.linspace(0.7, 1.42, 4001), "across sqrt(1/2) and sqrt(2)")
+  check(tycho.tensor { 4.9406564584124654e-324, 2.2250738585072014e-308, 2.225073858507201e-308,
+    1.7976931348623157e308, 1 + 2 ^ -52, 1 - 2 ^ -53, 0.7071067811865476, 1.4142135623730951 }, "the ends")
+  for n = 1, 19 do check(tycho.linspace(0.5, 3, n), ("%d elements"):format(n)) end
+  local x = tycho.linspace(0.01, 20, 600):reshape(20, 30)
+  lu.assertTrue(x.T:log() == x:log():contiguous().T, "log on a transposed view")
+  local s = tycho.tensor { 0, -0.0, math.huge, 1, -1, -math.huge, 0 / 0 }:log()
+  lu.assertEquals({ s[1], s[2], s[3], s[4] }, { -math.huge, -math.huge, math.huge, 0 })
+  lu.assertTrue(s[5] ~= s[5] and s[6] ~= s[6] and s[7] ~= s[7], "log of a negative and of NaN are NaN")
+end
+
 function TestFunctions:test_arguments()
   local x = tycho.ones(2)
   local ok, err = pcall(x.sin, x, 1)

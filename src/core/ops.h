@@ -53,6 +53,8 @@ TY_HIDDEN void ty_vtanh(double *out, const double *in, int64_t n);
 TY_HIDDEN void ty_vsigmoid(double *out, const double *in, int64_t n);
 /* e^x of n contiguous elements (out may equal in), within 1 ulp of the exact value. */
 TY_HIDDEN void ty_vexp(double *out, const double *in, int64_t n);
+/* log x of n contiguous elements (out may equal in), within 1 ulp of the exact value. */
+TY_HIDDEN void ty_vlog(double *out, const double *in, int64_t n);
 /* out = clip(a, lo, hi). */
 void ty_clip(ty_tensor *out, const ty_tensor *a, double lo, double hi);
 /* out = c != 0 ? a : b, all three broadcast to out's shape. */
