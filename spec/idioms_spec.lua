@@ -288,6 +288,19 @@ function TestNothingIgnored:test_eq_is_equal()
   lu.assertFalse(tycho.ones(2) == tycho.nn.Tanh())
 end
 
+function TestNothingIgnored:test_a_shape_prints_whatever_a_script_puts_in_it()
+  -- a script may store any value in its shape table; the text grows Lua's buffer at every
+  -- length, and the separator must never sit between a value and the buffer
+  for len = 1, 1100, 1 do
+    local s = tycho.zeros(2, 3, 4):shape()
+    s[1] = string.rep("x", len)
+    s[2] = setmetatable({}, { __tostring = function() return string.rep("y", len % 7) end })
+    local ok, text = pcall(tostring, s)
+    lu.assertTrue(ok, ("length %d: %s"):format(len, tostring(text)))
+    lu.assertEquals(text, "(" .. string.rep("x", len) .. ", " .. string.rep("y", len % 7) .. ", 4)")
+  end
+end
+
 function TestNothingIgnored:test_shapes_print_as_tuples()
   lu.assertEquals(tostring(tycho.zeros(2, 3):shape()), "(2, 3)")
   lu.assertEquals(tostring(tycho.zeros(5):shape()), "(5,)")

@@ -21,8 +21,10 @@ static int shape_tostring(lua_State *L)
     lua_Unsigned n = lua_rawlen(L, 1);
     luaL_addchar(&b, '(');
     for (lua_Unsigned i = 1; i <= n; i++) {
-        lua_rawgeti(L, 1, (lua_Integer)i);
+        /* the separator first: while the buffer is open, only the value being added may sit
+           above it (adding to a growing buffer replaces its top slot) */
         if (i > 1) luaL_addstring(&b, ", ");
+        lua_rawgeti(L, 1, (lua_Integer)i);
         luaL_tolstring(L, -1, NULL); /* sizes print as integers; a script's edits as they are */
         lua_remove(L, -2);
         luaL_addvalue(&b);
