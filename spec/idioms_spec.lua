@@ -240,6 +240,25 @@ function TestNothingIgnored:test_extra_arguments_are_errors()
   lu.assertEquals(a:clone(nil), a)
 end
 
+function TestNothingIgnored:test_a_shape_table_is_the_last_argument_and_a_list()
+  -- after a shape table nothing may follow, and the table holds sizes only
+  local a = tycho.ones(2, 3)
+  local last = "the shape table must be the last argument (got 1 more)"
+  assert_error(function() tycho.zeros({ 2, 3 }, 4) end, "zeros: " .. last)
+  assert_error(function() tycho.ones({ 2 }, "x") end, "ones: " .. last)
+  assert_error(function() tycho.empty({ 2 }, 1) end, "empty: " .. last)
+  assert_error(function() tycho.rand({ 2 }, 3) end, "rand: " .. last)
+  assert_error(function() a:view({ 2, 3 }, 9) end, "view: " .. last)
+  assert_error(function() a:reshape({ 3, 2 }, 9) end, "reshape: " .. last)
+  local list = "the shape table has keys other than 1..1 (it must be a list)"
+  assert_error(function() tycho.zeros({ 2, x = 5 }) end, "zeros: " .. list)
+  assert_error(function() tycho.ones(3):expand({ 3, x = 1 }) end, "expand: " .. list)
+  assert_error(function() a:view({ 6, n = 1 }) end, "view: " .. list)
+  -- a trailing nil is an argument left out; choice's options still follow its shape
+  lu.assertEquals(tycho.zeros({ 2, 3 }, nil):shape(), { 2, 3 })
+  lu.assertEquals(tycho.random.choice(5, { 2, 2 }, { replace = true }):shape(), { 2, 2 })
+end
+
 function TestNothingIgnored:test_every_function_bounds_its_arguments()
   local checks = require "tycho.checks"
   local t = tycho.ones(2)
@@ -463,6 +482,14 @@ function TestJoins:test_errors()
   assert_error(function() a:index(1, tycho.tensor { 0 / 0 }) end, "index: position 1 is", "not an integer")
   assert_error(function() a:index(1, tycho.tensor { 2 ^ 60 }) end, "index: position 1 is", "not an integer")
   assert_error(function() a:index(1, "x") end, "index: positions (argument 3) are a table or a tensor, got string")
+  assert_error(function() a:index(1, { 1, x = 2 }) end, "index: the positions has keys other than 1..1")
+  local closed = tycho.tensor { 1, 2 }
+  do local c <close> = closed end
+  assert_error(function() a:index(1, closed) end, "the positions tensor was closed")
+  -- a result no memory holds fails at the allocation, before a walk over 2^40 positions
+  local t0 = os.clock()
+  assert_error(function() tycho.zeros(3):index(1, tycho.ones(1):expand(2 ^ 40)) end, "not enough memory")
+  lu.assertTrue(os.clock() - t0 < 1, "the walk came first")
   local sly = setmetatable({}, { __len = function() return 3 end })
   assert_error(function() tycho.cat(sly) end, "cat: the list of tensors has a __len metamethod")
 end

@@ -26,8 +26,7 @@ void lt_check_plain(lua_State *L, int idx, const char *fname, const char *what)
 /* The length of the plain table at idx as a count of dimensions (at most TY_MAX_DIMS). */
 static int table_ndim(lua_State *L, int idx, const char *fname)
 {
-    lt_check_plain(L, idx, fname, "the shape table");
-    lua_Unsigned n = lua_rawlen(L, idx);
+    lua_Unsigned n = lt_check_list(L, idx, fname, "the shape table");
     if (n > TY_MAX_DIMS)
         luaL_error(L, "%s: %I dimensions (at most %d)", fname,
                    (lua_Integer)(n > LUA_MAXINTEGER ? LUA_MAXINTEGER : n), TY_MAX_DIMS);
@@ -59,6 +58,13 @@ static lua_Integer size_at(lua_State *L, int idx, int pos, int element, int infe
 static int read_sizes(lua_State *L, int first, lua_Integer *raw, int infer, const char *fname)
 {
     int top = lua_gettop(L), table = first <= top && lua_type(L, first) == LUA_TTABLE;
+    if (table) {
+        int last = top;
+        while (last > first && lua_isnil(L, last)) last--; /* a trailing nil is left out */
+        if (last > first)
+            luaL_error(L, "%s: the shape table must be the last argument (got %d more)", fname,
+                       last - first);
+    }
     int nd = table ? table_ndim(L, first, fname) : top >= first ? top - first + 1 : 0;
     if (nd > TY_MAX_DIMS)
         return luaL_error(L, "%s: %d dimensions (at most %d)", fname, nd, TY_MAX_DIMS);

@@ -150,22 +150,28 @@ static int m_index_select(lua_State *L)
     ty_tensor *pt = lt_test(L, 3);
     int64_t n;
     if (pt) {
+        if (!pt->data) luaL_argerror(L, 3, "the positions tensor was closed");
         if (pt->ndim != 1) {
             char b[96];
             return luaL_error(L, "index: positions are a 1-d tensor, not %s", LT_SHAPE(pt, b));
         }
         n = pt->shape[0];
     } else if (lua_type(L, 3) == LUA_TTABLE) {
-        lt_check_plain(L, 3, "index", "the positions");
-        n = (int64_t)lua_rawlen(L, 3);
+        n = (int64_t)lt_check_list(L, 3, "index", "the positions");
     } else {
         return luaL_error(L, "index: positions (argument 3) are a table or a tensor, got %s", luaL_typename(L, 3));
     }
     int64_t shape[TY_MAX_DIMS];
     memcpy(shape, t->shape, sizeof shape);
     shape[d] = n;
-    /* every position read and checked before anything is allocated */
+    /* the result first, so that a size no memory can hold fails at once, not after a walk
+       over every position; each position is read and checked after it, where no finalizer
+       can change it any more (raw reads run no Lua code), and an error leaves the result
+       to the collector */
     int64_t size = t->shape[d];
+    ty_tensor *out = lt_push_new(L, t->ndim, shape);
+    lt_alive(L, t, 1);
+    if (pt) lt_alive(L, pt, 3);
     for (int64_t i = 0; i < n; i++) {
         lua_Integer p;
         if (pt) {
@@ -181,23 +187,7 @@ static int m_index_select(lua_State *L)
                                   luaL_typename(L, -1));
             lua_pop(L, 1);
         }
-        lt_check_index(L, p, size, d + 1, "index");
-    }
-    ty_tensor *out = lt_push_new(L, t->ndim, shape);
-    lt_alive(L, t, 1);
-    if (pt) lt_alive(L, pt, 3);
-    for (int64_t i = 0; i < n; i++) {
-        lua_Integer p;
-        if (pt) {
-            /* again: a finalizer run by the allocation may have changed them */
-            if (!position_of(pt->data[i * pt->stride[0]], &p))
-                return luaL_error(L, "index: position %I changed during the call", (lua_Integer)(i + 1));
-        } else {
-            lua_rawgeti(L, 3, (lua_Integer)(i + 1)); /* raw: what was checked above */
-            p = lua_tointeger(L, -1);
-            lua_pop(L, 1);
-        }
-        int64_t k = lt_check_index(L, p, size, d + 1, "index"); /* again: a finalizer may have changed them */
+        int64_t k = lt_check_index(L, p, size, d + 1, "index");
         ty_tensor from = *t, to = *out;
         ty_view_select(&from, d, k);
         ty_view_select(&to, d, i);

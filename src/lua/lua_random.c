@@ -363,7 +363,9 @@ static int l_choice(lua_State *L)
     int64_t shape[TY_MAX_DIMS];
     int nd = -1;
     if (lua_type(L, 2) == LUA_TTABLE) {
-        nd = lt_read_shape(L, 2, shape, "choice");
+        lua_pushvalue(L, 2); /* read from the top: the options table may follow the shape */
+        nd = lt_read_shape(L, lua_gettop(L), shape, "choice");
+        lua_pop(L, 1);
     } else if (!lua_isnoneornil(L, 2)) {
         nd = 1;
         shape[0] = lt_check_size(L, 2, "choice");

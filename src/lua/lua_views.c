@@ -307,9 +307,11 @@ static int m_expand(lua_State *L)
     int top = lua_gettop(L);
     int table = top >= 2 && lua_type(L, 2) == LUA_TTABLE;
     if (table && top > 2) return luaL_error(L, "expand: sizes as a table or as numbers, not both");
-    int nd = table ? (int)lua_rawlen(L, 2) : top - 1;
-    if (table) lt_check_plain(L, 2, "expand", "the shape table");
-    if (nd > TY_MAX_DIMS) return luaL_error(L, "expand: %d dimensions (at most %d)", nd, TY_MAX_DIMS);
+    lua_Unsigned count = table ? lt_check_list(L, 2, "expand", "the shape table") : (lua_Unsigned)(top - 1);
+    if (count > TY_MAX_DIMS)
+        return luaL_error(L, "expand: %I dimensions (at most %d)",
+                          (lua_Integer)(count > LUA_MAXINTEGER ? LUA_MAXINTEGER : count), TY_MAX_DIMS);
+    int nd = (int)count;
     char b1[96], b2[96];
     if (nd < t->ndim)
         return luaL_error(L, "expand: the %s tensor cannot be expanded to %d dimensions", LT_SHAPE(t, b1), nd);
