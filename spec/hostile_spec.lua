@@ -163,6 +163,15 @@ function test_tensors_closed_at_any_allocation()
   lu.assertTrue(tonumber(same) > 5000, out)
 end
 
+-- A C loop is beyond the instruction limit, so what cannot fit in memory must fail before
+-- one walks it: index with 2^40 positions (an expanded view) allocates its result first.
+function test_a_result_too_big_fails_before_its_loop()
+  local _, err, code, secs = sandboxed({ "-e", "tycho.zeros(3):index(1, tycho.ones(1):expand(2^40))" }, LIMITED, 60)
+  lu.assertEquals(code, 1, err)
+  lu.assertStrContains(err, "not enough memory")
+  lu.assertTrue(secs < 10, ("%.1f s"):format(secs))
+end
+
 -- A view of a small tensor keeps the tensor that holds the elements alive, not the view it
 -- was made from: a loop of views holds one tensor, not a chain of 1e5 (before: 20.8 MB, and
 -- "not enough memory" under --mem-limit 32M).

@@ -486,10 +486,6 @@ function TestJoins:test_errors()
   local closed = tycho.tensor { 1, 2 }
   do local c <close> = closed end
   assert_error(function() a:index(1, closed) end, "the positions tensor was closed")
-  -- a result no memory holds fails at the allocation, before a walk over 2^40 positions
-  local t0 = os.clock()
-  assert_error(function() tycho.zeros(3):index(1, tycho.ones(1):expand(2 ^ 40)) end, "not enough memory")
-  lu.assertTrue(os.clock() - t0 < 1, "the walk came first")
   local sly = setmetatable({}, { __len = function() return 3 end })
   assert_error(function() tycho.cat(sly) end, "cat: the list of tensors has a __len metamethod")
 end
