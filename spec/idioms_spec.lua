@@ -254,6 +254,8 @@ function TestNothingIgnored:test_a_shape_table_is_the_last_argument_and_a_list()
   assert_error(function() tycho.zeros({ 2, x = 5 }) end, "zeros: " .. list)
   assert_error(function() tycho.ones(3):expand({ 3, x = 1 }) end, "expand: " .. list)
   assert_error(function() a:view({ 6, n = 1 }) end, "view: " .. list)
+  assert_error(function() tycho.tensor { 1, 2, x = 3 } end, "tensor: the table has keys other than 1..2")
+  assert_error(function() tycho.tensor { { 1 }, { 2, n = 1 } } end, "tensor: a nested table has keys other than 1..1")
   -- a trailing nil is an argument left out; choice's options still follow its shape
   lu.assertEquals(tycho.zeros({ 2, 3 }, nil):shape(), { 2, 3 })
   lu.assertEquals(tycho.random.choice(5, { 2, 2 }, { replace = true }):shape(), { 2, 2 })

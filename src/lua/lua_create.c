@@ -13,8 +13,7 @@ static void table_shape(lua_State *L, int idx, int depth, int *nd, int64_t *shap
                         int *leaf)
 {
     if (depth >= TY_MAX_DIMS) luaL_error(L, "tensor: more than %d levels of nesting", TY_MAX_DIMS);
-    lt_check_plain(L, idx, "tensor", depth ? "a nested table" : "the table");
-    lua_Unsigned un = lua_rawlen(L, idx);
+    lua_Unsigned un = lt_check_list(L, idx, "tensor", depth ? "a nested table" : "the table");
     if (un > ((lua_Unsigned)1 << 50)) luaL_error(L, "tensor: a table of over 2^50 elements");
     int64_t n = (int64_t)un;
     if (depth < *known) {
