@@ -153,10 +153,7 @@ static int read_size(lua_State *L, int first, int64_t *shape, const char *fname)
     while (top >= first && lua_isnil(L, top)) top--;
     lua_settop(L, top);
     if (top < first) return -1;
-    if (lua_type(L, first) == LUA_TTABLE && top > first)
-        luaL_error(L, "%s: the shape table must be the last argument (got %d more)", fname,
-                   top - first);
-    return lt_read_shape(L, first, shape, fname);
+    return lt_read_shape(L, first, shape, fname); /* a shape table must come last */
 }
 
 /* randint(low [, high] [, size...]): legacy randint(low, high, size) for int64. */

@@ -8,9 +8,10 @@
 #include "core/linalg.h"
 #include "core/ops.h"
 
-/* The losses' loops over a row's classes: let GCC vectorize them with its full cost model
-   (at -O2 it leaves a loop of unknown count scalar). Elementwise, so the values are the
-   same; the sums stay in order (no reassociation without -ffast-math). */
+/* This file's loops over a row's elements (the losses' over the classes above all): let GCC
+   vectorize them with its full cost model (at -O2 it leaves a loop of unknown count scalar).
+   Elementwise work gives the same values; sums stay in order (no reassociation without
+   -ffast-math). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("tree-vectorize")
 #endif
