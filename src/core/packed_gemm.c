@@ -33,6 +33,11 @@ void ty_pack(double *P, const ty_tensor *B)
     for (int64_t j = 0; j < N; j += NR) {
         int64_t w = N - j < NR ? N - j : NR;
         double *panel = P + j * K;
+        if (w == NR && s1 == 1) { /* whole rows of 16: copies the compiler makes vector moves */
+            for (int64_t k = 0; k < K; k++)
+                memcpy(panel + k * NR, B->data + k * s0 + j, NR * sizeof(double));
+            continue;
+        }
         for (int64_t k = 0; k < K; k++) {
             const double *src = B->data + k * s0 + j * s1;
             double *dst = panel + k * NR;
