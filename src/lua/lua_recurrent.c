@@ -133,15 +133,20 @@ static void set_slot(lua_State *L, const lt_recurrent *r, int slot, int value)
     if (g >= 0) lt_layer_set_grad(L, g, value);
 }
 
-/* An N x 1 x K view of an N x K matrix: a step as a sequence of one. */
+/* An N x 1 x K view of an N x K matrix: a step as a sequence of one. Only the fields of its
+   three dimensions are set (a step makes four of these headers; no other is read). */
 static ty_tensor as_sequence(const ty_tensor *m)
 {
-    ty_tensor s = *m;
+    ty_tensor s;
+    s.storage = m->storage;
+    s.data = m->data;
     s.ndim = 3;
-    s.shape[2] = m->shape[1];
-    s.stride[2] = m->stride[1];
+    s.shape[0] = m->shape[0];
+    s.stride[0] = m->stride[0];
     s.shape[1] = 1;
     s.stride[1] = m->stride[0] * m->shape[0];
+    s.shape[2] = m->shape[1];
+    s.stride[2] = m->stride[1];
     return s;
 }
 
