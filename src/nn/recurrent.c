@@ -459,11 +459,17 @@ static inline __attribute__((always_inline)) void small_gate(double *o, double *
 {
     int64_t j = 0;
     for (; j + 4 <= H; j += 4) {
-        ty_v4d c = { 0, 0, 0, 0 }, p = { 0, 0, 0, 0 };
+        ty_v4d c = { 0, 0, 0, 0 }, c2 = { 0, 0, 0, 0 }, p = { 0, 0, 0, 0 };
         const double *w = wi0 + j;
-        for (int64_t k = 0; k < D; k++, w += si) c += xr[k] * TY_LOAD4(w);
+        int64_t k = 0;
+        for (; k + 2 <= D; k += 2, w += 2 * si) {
+            c += xr[k] * TY_LOAD4(w);
+            c2 += xr[k + 1] * TY_LOAD4(w + si);
+        }
+        if (k < D) c += xr[k] * TY_LOAD4(w);
+        c += c2;
         w = wh0 + j;
-        for (int64_t k = 0; k < H; k++, w += sh) p += pr[k] * TY_LOAD4(w);
+        for (k = 0; k < H; k++, w += sh) p += pr[k] * TY_LOAD4(w);
         if (!oh) {
             ty_v4d bias = TY_LOAD4(bi + j);
             if (bh) bias += TY_LOAD4(bh + j);
