@@ -223,16 +223,24 @@ static inline double tanh_one(double x)
     return small ? copysign(x + q, x) /* keeps tanh(-0) = -0 */ : copysign(1.0 - q, x);
 }
 
-/* out[i] = F(in[i]) in whole vectors of 8 (the widest), the last few padded to 8 on the
-   stack: fused multiply-adds make the compiler's scalar remainder loop round some inputs
-   unlike its vector loop, so no element goes through one. */
+/* out[i] = F(in[i]) in whole vectors of 8 (the widest): fused multiply-adds make the
+   compiler's scalar remainder loop round some inputs unlike its vector loop, so no element
+   goes through one. Past the last whole vector, a run of 8 or more takes its last 8 again
+   (read before the loop, which may write over them in place), a shorter one pads to 8 on
+   the stack. */
 #define TY_IN_WHOLE_VECTORS(F, out, in, n)                                         \
     do {                                                                           \
         int64_t whole_ = (n) - (n) % 8;                                            \
+        double pad_[8];                                                            \
+        if (whole_ >= 8 && whole_ < (n))                                           \
+            for (int i_ = 0; i_ < 8; i_++) pad_[i_] = F((in)[(n) - 8 + i_]);       \
         for (int64_t i_ = 0; i_ < whole_; i_++) (out)[i_] = F((in)[i_]);           \
-        if (whole_ < (n)) {                                                        \
-            double pad_[8] = { 0 };                                                \
+        if (whole_ >= 8 && whole_ < (n)) {                                         \
+            int64_t rest_ = (n) - whole_;                                          \
+            memcpy((out) + whole_, pad_ + 8 - rest_, (size_t)rest_ * sizeof(double)); \
+        } else if (whole_ < (n)) {                                                 \
             size_t bytes_ = (size_t)((n) - whole_) * sizeof(double);               \
+            memset(pad_, 0, sizeof pad_);                                          \
             memcpy(pad_, (in) + whole_, bytes_);                                   \
             for (int i_ = 0; i_ < 8; i_++) pad_[i_] = F(pad_[i_]);                 \
             memcpy((out) + whole_, pad_, bytes_);                                  \
